@@ -1,0 +1,65 @@
+//! Client dialects: each turns its API's request JSON into a [`ChatRequest`] and renders the
+//! canonical [`StreamEvent`]s back in its own wire format (SSE or JSON). Pure: no I/O.
+
+pub mod anthropic;
+
+use crate::chat::{ChatRequest, GatewayError, ResponseMeta, StreamEvent};
+
+/// Which client API a request speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    Anthropic,
+}
+
+impl Dialect {
+    /// Short name for logs and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Anthropic => "anthropic",
+        }
+    }
+
+    /// Decodes a request body into the canonical model.
+    pub fn parse_request(self, body: &[u8], hints: &RequestHints) -> Result<ChatRequest, GatewayError> {
+        match self {
+            Dialect::Anthropic => anthropic::request::parse(body, hints),
+        }
+    }
+
+    /// A writer for the response: SSE when `stream`, else one JSON document at the end.
+    pub fn response_writer(self, stream: bool, meta: ResponseMeta) -> Box<dyn ResponseWriter> {
+        match self {
+            Dialect::Anthropic => anthropic::response_writer(stream, meta),
+        }
+    }
+
+    /// The JSON error body this dialect's clients understand.
+    pub fn error_body(self, err: &GatewayError) -> Vec<u8> {
+        match self {
+            Dialect::Anthropic => anthropic::error::body(err),
+        }
+    }
+}
+
+/// Facts about the request that are not in its JSON body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestHints {
+    /// The model named in the URL path (Gemini), if any.
+    pub path_model: Option<String>,
+    /// Streaming decided by the URL (Gemini `:streamGenerateContent`), if any.
+    pub path_stream: Option<bool>,
+    /// A session id from a header (`x-claude-code-session-id`, `session_id`, …).
+    pub session_header: Option<String>,
+}
+
+/// Renders canonical stream events as a dialect's response bytes.
+///
+/// The proxy feeds every event in order and sends whatever is appended to `out` at once, so a
+/// streaming writer appends bytes as events arrive and a non-streaming one appends its whole
+/// JSON document when `Finish` or `Error` arrives.
+pub trait ResponseWriter: Send + Sync {
+    /// The response's `content-type`.
+    fn content_type(&self) -> &'static str;
+    /// Appends the bytes for `event` to `out`.
+    fn write(&mut self, event: &StreamEvent, out: &mut Vec<u8>);
+}
