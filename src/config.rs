@@ -1,1 +1,427 @@
-//! (being written)
+//! Configuration.
+//!
+//! One YAML file holds both Pingora's own server settings (top level, read by Pingora) and the
+//! gateway's (under `kiro_edge:`, read here; Pingora ignores unknown keys). As in River, the
+//! file format ([`FileConfig`]) is kept apart from the validated internal form
+//! ([`GatewayConfig`]) the rest of the code uses, so the file can evolve without touching it.
+
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Environment variable holding client API keys (comma-separated); overrides `api_keys`.
+pub const ENV_API_KEYS: &str = "KIRO_EDGE_API_KEYS";
+
+/// A configuration problem: which file, which key, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub key: String,
+    pub why: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.file {
+            Some(file) => write!(f, "{}: {}: {}", file.display(), self.key, self.why),
+            None => write!(f, "{}: {}", self.key, self.why),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ---- File format -------------------------------------------------------------------------
+
+/// The whole YAML document; only our section is read here.
+#[derive(Debug, Default, Deserialize)]
+struct FileDocument {
+    #[serde(default)]
+    kiro_edge: FileConfig,
+}
+
+/// The `kiro_edge:` section as written in the file. Every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub api_keys: Option<Vec<String>>,
+    pub region: Option<String>,
+    pub credentials_file: Option<PathBuf>,
+    pub discover_local_login: Option<bool>,
+    pub kiro_version: Option<String>,
+    pub machine_id: Option<String>,
+    pub endpoints: Option<FileEndpoints>,
+    pub upstream: Option<FileUpstream>,
+    pub retry: Option<FileRetry>,
+    pub limits: Option<FileLimits>,
+    pub models: Option<FileModels>,
+    pub refresh: Option<FileRefresh>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEndpoints {
+    pub chat: Option<String>,
+    pub social_refresh: Option<String>,
+    pub idc_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileUpstream {
+    pub connect_timeout_ms: Option<u64>,
+    pub first_byte_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRetry {
+    pub max_attempts: Option<u32>,
+    pub attempts_per_account: Option<u32>,
+    pub backoff_base_ms: Option<u64>,
+    pub backoff_max_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    pub max_body_bytes: Option<usize>,
+    pub payload_budget_bytes: Option<usize>,
+    pub max_image_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileModels {
+    pub aliases: Option<HashMap<String, String>>,
+    pub fallback: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRefresh {
+    pub ahead_secs: Option<u64>,
+    pub lazy_margin_secs: Option<u64>,
+}
+
+// ---- Internal form -----------------------------------------------------------------------
+
+/// An upstream URL split into the parts the proxy needs per request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamUrl {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+impl UpstreamUrl {
+    /// Parses `http(s)://host[:port]/path` after substituting `{region}`.
+    pub fn parse(template: &str, region: &str) -> Result<UpstreamUrl, String> {
+        let url = template.replace("{region}", region);
+        let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(format!("`{url}` must start with http:// or https://"));
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+            let (h, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| format!("`{url}` has an unclosed IPv6 bracket"))?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        let port = match port {
+            Some(p) => p
+                .parse::<u16>()
+                .map_err(|_| format!("`{url}` has a bad port `{p}`"))?,
+            None if tls => 443,
+            None => 80,
+        };
+        if host.is_empty() {
+            return Err(format!("`{url}` has no host"));
+        }
+        Ok(UpstreamUrl {
+            tls,
+            host: host.to_string(),
+            port,
+            path: path.to_string(),
+        })
+    }
+
+    /// The `Host` header value.
+    pub fn authority(&self) -> String {
+        let default = if self.tls { 443 } else { 80 };
+        if self.port == default {
+            self.host.clone()
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Retry and failover policy for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// Upstream attempts per request, all accounts together.
+    pub max_attempts: u32,
+    /// Attempts on one account before moving to the next.
+    pub attempts_per_account: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+/// The validated gateway configuration.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub listen: SocketAddr,
+    /// Client API keys; empty means open (only allowed on loopback).
+    pub api_keys: Vec<String>,
+    pub region: String,
+    pub credentials_file: Option<PathBuf>,
+    pub discover_local_login: bool,
+    pub kiro_version: String,
+    pub machine_id: Option<String>,
+    pub chat_url: UpstreamUrl,
+    /// Templates (with `{region}`) since each account may have its own auth region.
+    pub social_refresh_url: String,
+    pub idc_token_url: String,
+    pub connect_timeout: Duration,
+    /// Longest wait for the first upstream byte, and between two upstream chunks.
+    pub first_byte_timeout: Duration,
+    pub retry: RetryPolicy,
+    pub max_body_bytes: usize,
+    pub payload_budget_bytes: usize,
+    pub max_image_bytes: usize,
+    pub model_aliases: HashMap<String, String>,
+    pub model_fallback: Option<String>,
+    pub refresh_ahead: Duration,
+    pub refresh_lazy_margin: Duration,
+}
+
+pub const DEFAULT_CHAT_URL: &str = "https://q.{region}.amazonaws.com/generateAssistantResponse";
+pub const DEFAULT_SOCIAL_REFRESH_URL: &str =
+    "https://prod.{region}.auth.desktop.kiro.dev/refreshToken";
+pub const DEFAULT_IDC_TOKEN_URL: &str = "https://oidc.{region}.amazonaws.com/token";
+
+impl GatewayConfig {
+    /// Reads the `kiro_edge:` section of a YAML file, then applies environment overrides.
+    pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
+        let err = |key: &str, why: String| ConfigError {
+            file: Some(path.to_path_buf()),
+            key: key.to_string(),
+            why,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err("(file)", e.to_string()))?;
+        Self::from_yaml(&text, std::env::var(ENV_API_KEYS).ok().as_deref()).map_err(|mut e| {
+            e.file = Some(path.to_path_buf());
+            e
+        })
+    }
+
+    /// Defaults only (no file), with environment overrides.
+    pub fn from_env() -> Result<GatewayConfig, ConfigError> {
+        Self::from_yaml("{}", std::env::var(ENV_API_KEYS).ok().as_deref())
+    }
+
+    /// Parses and validates a YAML document; `env_keys` overrides `api_keys` when set.
+    pub fn from_yaml(text: &str, env_keys: Option<&str>) -> Result<GatewayConfig, ConfigError> {
+        let doc: FileDocument = serde_yaml::from_str(text).map_err(|e| ConfigError {
+            file: None,
+            key: yaml_error_key(&e),
+            why: e.to_string(),
+        })?;
+        Self::from_file_config(doc.kiro_edge, env_keys)
+    }
+
+    fn from_file_config(f: FileConfig, env_keys: Option<&str>) -> Result<Self, ConfigError> {
+        let bad = |key: &str, why: String| ConfigError {
+            file: None,
+            key: format!("kiro_edge.{key}"),
+            why,
+        };
+        let listen_str = f.listen.unwrap_or_else(|| "127.0.0.1:8080".to_string());
+        let listen: SocketAddr = listen_str
+            .parse()
+            .map_err(|_| bad("listen", format!("`{listen_str}` is not an IP:port address")))?;
+        let api_keys: Vec<String> = match env_keys {
+            Some(keys) => keys
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(String::from)
+                .collect(),
+            None => f.api_keys.unwrap_or_default(),
+        };
+        if api_keys.iter().any(|k| k.trim().is_empty()) {
+            return Err(bad("api_keys", "an API key is empty".into()));
+        }
+        if api_keys.is_empty() && !listen.ip().is_loopback() {
+            return Err(bad(
+                "api_keys",
+                format!("no API key is set but `listen` ({listen}) is not a loopback address; set api_keys or {ENV_API_KEYS}"),
+            ));
+        }
+        let region = f.region.unwrap_or_else(|| "us-east-1".to_string());
+        if region.is_empty() || !region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(bad("region", format!("`{region}` is not an AWS region name")));
+        }
+        let endpoints = f.endpoints.unwrap_or_default();
+        let chat = endpoints.chat.unwrap_or_else(|| DEFAULT_CHAT_URL.to_string());
+        let chat_url = UpstreamUrl::parse(&chat, &region).map_err(|why| bad("endpoints.chat", why))?;
+        let social_refresh_url = endpoints
+            .social_refresh
+            .unwrap_or_else(|| DEFAULT_SOCIAL_REFRESH_URL.to_string());
+        UpstreamUrl::parse(&social_refresh_url, &region)
+            .map_err(|why| bad("endpoints.social_refresh", why))?;
+        let idc_token_url = endpoints
+            .idc_token
+            .unwrap_or_else(|| DEFAULT_IDC_TOKEN_URL.to_string());
+        UpstreamUrl::parse(&idc_token_url, &region)
+            .map_err(|why| bad("endpoints.idc_token", why))?;
+
+        let upstream = f.upstream.unwrap_or_default();
+        let retry = f.retry.unwrap_or_default();
+        let retry = RetryPolicy {
+            max_attempts: retry.max_attempts.unwrap_or(9),
+            attempts_per_account: retry.attempts_per_account.unwrap_or(3),
+            backoff_base: Duration::from_millis(retry.backoff_base_ms.unwrap_or(200)),
+            backoff_max: Duration::from_millis(retry.backoff_max_ms.unwrap_or(2_000)),
+        };
+        if retry.max_attempts == 0 || retry.max_attempts > 32 {
+            return Err(bad("retry.max_attempts", "must be between 1 and 32".into()));
+        }
+        if retry.attempts_per_account == 0 {
+            return Err(bad("retry.attempts_per_account", "must be at least 1".into()));
+        }
+        let limits = f.limits.unwrap_or_default();
+        let max_body_bytes = limits.max_body_bytes.unwrap_or(16 * 1024 * 1024);
+        if max_body_bytes < 1024 {
+            return Err(bad("limits.max_body_bytes", "must be at least 1024".into()));
+        }
+        let models = f.models.unwrap_or_default();
+        let refresh = f.refresh.unwrap_or_default();
+        if let Some(id) = &f.machine_id {
+            let ok = (id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()))
+                || uuid::Uuid::parse_str(id).is_ok();
+            if !ok {
+                return Err(bad("machine_id", "must be 64 hex characters or a UUID".into()));
+            }
+        }
+        Ok(GatewayConfig {
+            listen,
+            api_keys,
+            region,
+            credentials_file: f.credentials_file,
+            discover_local_login: f.discover_local_login.unwrap_or(true),
+            kiro_version: f.kiro_version.unwrap_or_else(|| "0.11.107".to_string()),
+            machine_id: f.machine_id,
+            chat_url,
+            social_refresh_url,
+            idc_token_url,
+            connect_timeout: Duration::from_millis(upstream.connect_timeout_ms.unwrap_or(5_000)),
+            first_byte_timeout: Duration::from_millis(
+                upstream.first_byte_timeout_ms.unwrap_or(180_000),
+            ),
+            retry,
+            max_body_bytes,
+            payload_budget_bytes: limits.payload_budget_bytes.unwrap_or(615_000),
+            max_image_bytes: limits.max_image_bytes.unwrap_or(3_750_000),
+            model_aliases: models.aliases.unwrap_or_default(),
+            model_fallback: models.fallback,
+            refresh_ahead: Duration::from_secs(refresh.ahead_secs.unwrap_or(900)),
+            refresh_lazy_margin: Duration::from_secs(refresh.lazy_margin_secs.unwrap_or(600)),
+        })
+    }
+}
+
+/// Best-effort dotted key of a YAML error (serde_yaml reports paths like `kiro_edge.retry`).
+fn yaml_error_key(e: &serde_yaml::Error) -> String {
+    let msg = e.to_string();
+    match msg.split_once(": ") {
+        Some((path, _)) if !path.contains(' ') => path.to_string(),
+        _ => e
+            .location()
+            .map(|l| format!("line {} column {}", l.line(), l.column()))
+            .unwrap_or_else(|| "(document)".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_loopback_with_real_hosts() {
+        let c = GatewayConfig::from_yaml("{}", None).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.chat_url.host, "q.us-east-1.amazonaws.com");
+        assert!(c.chat_url.tls);
+        assert_eq!(c.chat_url.port, 443);
+        assert_eq!(c.chat_url.path, "/generateAssistantResponse");
+        assert_eq!(c.retry.max_attempts, 9);
+        assert!(c.api_keys.is_empty());
+    }
+
+    #[test]
+    fn reads_its_section_beside_pingoras() {
+        let yaml = "version: 1\nthreads: 2\nkiro_edge:\n  listen: 127.0.0.1:9999\n  api_keys: [k1, k2]\n  region: eu-central-1\n  endpoints:\n    chat: http://127.0.0.1:7000/generateAssistantResponse\n";
+        let c = GatewayConfig::from_yaml(yaml, None).unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.api_keys, vec!["k1", "k2"]);
+        assert_eq!(c.chat_url.authority(), "127.0.0.1:7000");
+        assert!(!c.chat_url.tls);
+    }
+
+    #[test]
+    fn environment_overrides_api_keys() {
+        let c = GatewayConfig::from_yaml("kiro_edge:\n  api_keys: [a]\n", Some("x, y")).unwrap();
+        assert_eq!(c.api_keys, vec!["x", "y"]);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_why() {
+        let e = GatewayConfig::from_yaml("kiro_edge:\n  listen: nowhere\n", None).unwrap_err();
+        assert_eq!(e.key, "kiro_edge.listen");
+        assert!(e.why.contains("nowhere"));
+
+        let e = GatewayConfig::from_yaml("kiro_edge:\n  retyr: {}\n", None).unwrap_err();
+        assert!(e.why.contains("unknown field `retyr`"), "{e}");
+
+        let e = GatewayConfig::from_yaml("kiro_edge:\n  listen: 0.0.0.0:80\n", None).unwrap_err();
+        assert_eq!(e.key, "kiro_edge.api_keys");
+
+        let e = GatewayConfig::from_yaml(
+            "kiro_edge:\n  endpoints:\n    chat: ftp://x/y\n",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "kiro_edge.endpoints.chat");
+    }
+
+    #[test]
+    fn urls_take_region_and_ports() {
+        let u = UpstreamUrl::parse("https://q.{region}.amazonaws.com/x?y=1", "eu-west-1").unwrap();
+        assert_eq!(u.host, "q.eu-west-1.amazonaws.com");
+        assert_eq!(u.path, "/x?y=1");
+        let u = UpstreamUrl::parse("http://localhost:81", "r").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("localhost", 81, "/"));
+        assert!(UpstreamUrl::parse("http://:81/", "r").is_err());
+        assert!(UpstreamUrl::parse("http://h:99999/", "r").is_err());
+    }
+}

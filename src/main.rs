@@ -1,1 +1,87 @@
-fn main() {}
+//! `kiro-edge`: the gateway binary. Pingora's own flags apply (`-c CONF`, `-t` test the
+//! configuration, `-u` take over from a running instance, `-d` daemonize).
+
+use kiro_edge::accounts::{AccountSettings, Accounts, RefreshService};
+use kiro_edge::config::GatewayConfig;
+use kiro_edge::proxy::Gateway;
+use pingora_core::server::configuration::{Opt, ServerConf};
+use pingora_core::server::Server;
+use pingora_core::services::background::background_service;
+use std::process::exit;
+use std::sync::Arc;
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let opt = Opt::parse_args();
+
+    // Everything that can reject the configuration runs before `bootstrap`, which exits on -t
+    // and, with -u, must be reached within Pingora's ~5 s hand-off window.
+    let cfg = match &opt.conf {
+        Some(path) => GatewayConfig::load(std::path::Path::new(path)),
+        None => GatewayConfig::from_env(),
+    };
+    let cfg = Arc::new(cfg.unwrap_or_else(|e| {
+        eprintln!("kiro-edge: configuration error: {e}");
+        exit(2);
+    }));
+    let accounts = Accounts::load(account_settings(&cfg)).unwrap_or_else(|e| {
+        eprintln!("kiro-edge: credentials error: {e}");
+        exit(2);
+    });
+    if opt.test {
+        println!(
+            "kiro-edge: configuration OK ({} account(s), listening on {})",
+            accounts.len(),
+            cfg.listen
+        );
+    }
+    if cfg.api_keys.is_empty() {
+        log::warn!("no API key configured: any client on {} is served", cfg.listen);
+    }
+
+    let mut server = match &opt.conf {
+        Some(_) => Server::new(Some(opt)).unwrap_or_else(|e| {
+            eprintln!("kiro-edge: pingora configuration error: {e}");
+            exit(2);
+        }),
+        None => {
+            let conf = ServerConf {
+                threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+                ..ServerConf::default()
+            };
+            Server::new_with_opt_and_conf(Some(opt), conf)
+        }
+    };
+    server.bootstrap();
+
+    let accounts = Arc::new(accounts);
+    let refresher = background_service(
+        "token refresher",
+        RefreshService::new(accounts.clone(), cfg.refresh_ahead),
+    );
+    let mut proxy = pingora_proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Gateway::new(cfg.clone(), accounts),
+        "kiro-edge",
+    );
+    proxy.add_tcp(&cfg.listen.to_string());
+    log::info!("kiro-edge {} listening on {}", env!("CARGO_PKG_VERSION"), cfg.listen);
+    server.add_service(refresher);
+    server.add_service(proxy);
+    server.run_forever();
+}
+
+fn account_settings(cfg: &GatewayConfig) -> AccountSettings {
+    AccountSettings {
+        credentials_file: cfg.credentials_file.clone(),
+        discover_local: cfg.discover_local_login,
+        region: cfg.region.clone(),
+        social_refresh_url: cfg.social_refresh_url.clone(),
+        idc_token_url: cfg.idc_token_url.clone(),
+        kiro_version: cfg.kiro_version.clone(),
+        machine_id: cfg.machine_id.clone(),
+        refresh_margin: cfg.refresh_ahead,
+        lazy_refresh_margin: cfg.refresh_lazy_margin,
+        ..AccountSettings::default()
+    }
+}

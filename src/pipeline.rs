@@ -1,1 +1,201 @@
-//! (being written)
+//! One request's translation, both ways, with no I/O and no Pingora types: client JSON → Kiro
+//! request bytes ([`prepare`]), and Kiro event-stream bytes → client bytes
+//! ([`ResponseTranslator`]). The proxy hooks only move bytes through these.
+
+use crate::chat::{estimate, ErrorKind, GatewayError, ResponseMeta, StreamEvent};
+use crate::dialect::{Dialect, RequestHints, ResponseWriter};
+use crate::kiro::eventstream::{DecodeError, Decoder};
+use crate::kiro::models::{self, ModelInfo, ModelSettings};
+use crate::kiro::request::{self, BuildOptions, KiroRequest};
+use crate::kiro::response::{AssemblerConfig, ResponseAssembler};
+use crate::kiro::events;
+use bytes::Bytes;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Translation settings that come from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct TranslateSettings {
+    pub models: ModelSettings,
+    pub payload_budget: usize,
+    pub max_image_bytes: usize,
+}
+
+/// A client request, converted and ready to send to any account.
+#[derive(Debug)]
+pub struct PreparedRequest {
+    pub dialect: Dialect,
+    pub stream: bool,
+    pub model: ModelInfo,
+    pub kiro: KiroRequest,
+    pub meta: ResponseMeta,
+    /// Key for account stickiness, when the client identified its session.
+    pub session_key: Option<String>,
+}
+
+/// Parses the client's body and builds the Kiro request.
+pub fn prepare(
+    dialect: Dialect,
+    body: &[u8],
+    hints: &RequestHints,
+    settings: &TranslateSettings,
+) -> Result<PreparedRequest, GatewayError> {
+    let req = dialect.parse_request(body, hints)?;
+    let model = models::resolve(&req.model, &settings.models)?;
+    let mut options = BuildOptions::new(&model);
+    options.conversation_id = req.session.conversation_id.as_deref();
+    options.payload_budget = settings.payload_budget;
+    options.max_image_bytes = settings.max_image_bytes;
+    let kiro = request::build(&req, &options)?;
+    let meta = ResponseMeta {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        model: req.model.clone(),
+        input_tokens: estimate::request_tokens(&req),
+        created: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        thinking: kiro.thinking,
+    };
+    Ok(PreparedRequest {
+        dialect,
+        stream: req.stream,
+        session_key: req
+            .session
+            .session_key
+            .clone()
+            .or_else(|| req.session.conversation_id.clone()),
+        model,
+        kiro,
+        meta,
+    })
+}
+
+impl PreparedRequest {
+    /// A fresh translator for this request's response.
+    pub fn translator(&self) -> ResponseTranslator {
+        let assembler = ResponseAssembler::new(AssemblerConfig {
+            thinking: self.meta.thinking,
+            tool_names: self.kiro.tool_names.clone(),
+            context_window: self.model.context_window,
+            input_tokens_estimate: self.meta.input_tokens,
+        });
+        let writer = self.dialect.response_writer(self.stream, self.meta.clone());
+        ResponseTranslator::new(assembler, writer, self.stream)
+    }
+}
+
+/// Kiro event-stream bytes in, client bytes out, chunk by chunk.
+pub struct ResponseTranslator {
+    decoder: Decoder,
+    assembler: ResponseAssembler,
+    writer: Box<dyn ResponseWriter>,
+    stream: bool,
+    events: Vec<StreamEvent>,
+    started: bool,
+    skipped_frames: u32,
+}
+
+impl ResponseTranslator {
+    fn new(assembler: ResponseAssembler, writer: Box<dyn ResponseWriter>, stream: bool) -> Self {
+        ResponseTranslator {
+            decoder: Decoder::new(),
+            assembler,
+            writer,
+            stream,
+            events: Vec::with_capacity(16),
+            started: false,
+            skipped_frames: 0,
+        }
+    }
+
+    /// The client response's `content-type`.
+    pub fn content_type(&self) -> &'static str {
+        self.writer.content_type()
+    }
+
+    /// Frames the upstream sent that could not be read and were skipped.
+    pub fn skipped_frames(&self) -> u32 {
+        self.skipped_frames
+    }
+
+    /// Translates one upstream chunk.
+    pub fn push(&mut self, chunk: Bytes) -> Bytes {
+        let mut out = Vec::new();
+        self.ensure_started(&mut out);
+        if let Err(e) = self.decoder.feed_bytes(chunk) {
+            self.fail_undecodable(&e);
+        }
+        while !self.assembler.is_done() {
+            match self.decoder.next_frame() {
+                Ok(Some(frame)) => match events::decode(&frame) {
+                    Ok(event) => self.assembler.push(event, &mut self.events),
+                    Err(e) => {
+                        self.skipped_frames += 1;
+                        log::warn!("skipping an unreadable Kiro event: {e}");
+                    }
+                },
+                Ok(None) => break,
+                Err(e) if e.is_terminal() => self.fail_undecodable(&e),
+                Err(e) => {
+                    self.skipped_frames += 1;
+                    log::warn!("skipping a corrupt Kiro frame: {e}");
+                }
+            }
+        }
+        self.drain(&mut out);
+        Bytes::from(out)
+    }
+
+    fn fail_undecodable(&mut self, e: &DecodeError) {
+        log::warn!("giving up on the Kiro stream: {e}");
+        self.assembler.fail(
+            GatewayError::new(
+                ErrorKind::BadGateway,
+                "Kiro sent a stream that cannot be decoded; the answer is incomplete",
+            ),
+            &mut self.events,
+        );
+    }
+
+    /// The upstream ended normally.
+    pub fn finish(&mut self) -> Bytes {
+        let mut out = Vec::new();
+        self.ensure_started(&mut out);
+        if let Err(e) = self.decoder.finish() {
+            log::warn!("Kiro stream ended badly: {e}");
+        }
+        self.assembler.finish(&mut self.events);
+        self.drain(&mut out);
+        Bytes::from(out)
+    }
+
+    /// The upstream failed after the response started.
+    pub fn fail(&mut self, err: GatewayError) -> Bytes {
+        let mut out = Vec::new();
+        self.ensure_started(&mut out);
+        self.assembler.fail(err, &mut self.events);
+        self.drain(&mut out);
+        Bytes::from(out)
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.assembler.is_done()
+    }
+
+    fn ensure_started(&mut self, out: &mut Vec<u8>) {
+        if !self.started {
+            self.started = true;
+            self.assembler.start(&mut self.events);
+            if self.stream {
+                // Like the real API: a ping right after the start tells clients the stream lives.
+                self.events.push(StreamEvent::Ping);
+            }
+            self.drain(out);
+        }
+    }
+
+    fn drain(&mut self, out: &mut Vec<u8>) {
+        for event in self.events.drain(..) {
+            self.writer.write(&event, out);
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 pub mod anthropic;
 
-use crate::chat::{ChatRequest, GatewayError, ResponseMeta, StreamEvent};
+use crate::chat::{ChatRequest, GatewayError, ModelCard, ResponseMeta, StreamEvent};
 
 /// Which client API a request speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,6 +30,20 @@ impl Dialect {
     pub fn response_writer(self, stream: bool, meta: ResponseMeta) -> Box<dyn ResponseWriter> {
         match self {
             Dialect::Anthropic => anthropic::response_writer(stream, meta),
+        }
+    }
+
+    /// The answer to a token-counting request.
+    pub fn count_tokens(self, body: &[u8], hints: &RequestHints) -> Result<Vec<u8>, GatewayError> {
+        match self {
+            Dialect::Anthropic => anthropic::count_tokens::count_tokens(body, hints),
+        }
+    }
+
+    /// The model list in this dialect's shape.
+    pub fn models_body(self, models: &[ModelCard]) -> Vec<u8> {
+        match self {
+            Dialect::Anthropic => anthropic::models::models_list(models),
         }
     }
 

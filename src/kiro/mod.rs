@@ -4,6 +4,7 @@
 
 pub mod errors;
 pub mod events;
+pub mod headers;
 pub mod eventstream;
 pub mod models;
 pub mod normalize;

@@ -1,0 +1,95 @@
+//! Reading the whole request body in `request_filter`, so the Kiro request can be built (and
+//! the account chosen) before `upstream_peer`.
+//!
+//! Pingora 0.9.1 forwards a pre-read body only through its 64 KiB retry buffer. The "tail trick"
+//! (docs/pingora-body-and-retry.md): arm the retry buffer only once the remaining body fits in
+//! it, so the buffer holds the last piece of the body, untruncated. Pingora then replays that
+//! piece through `request_body_filter` on every attempt, where we swap in the converted body.
+//! This relies on Pingora internals, which is why the version is pinned and an integration
+//! test sends a >64 KiB body that is retried.
+
+use crate::chat::{ErrorKind, GatewayError};
+use bytes::{Bytes, BytesMut};
+use pingora_error::Error;
+use pingora_proxy::Session;
+
+/// Pingora's retry buffer size (`BODY_BUF_LIMIT`, pingora-core v1/common.rs).
+const RETRY_BUFFER: usize = 64 * 1024;
+
+pub enum BodyError {
+    /// The client sent something we refuse (no length, too large).
+    Client(GatewayError),
+    /// Reading failed.
+    Io(Box<Error>),
+}
+
+/// Reads the request body (at most `max` bytes), arming the retry buffer for the tail.
+pub async fn read_whole(session: &mut Session, max: usize) -> Result<Bytes, BodyError> {
+    let header = session.req_header();
+    let length = header
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let expects_continue = header
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let Some(length) = length else {
+        if session.is_body_empty() {
+            return Ok(Bytes::new());
+        }
+        return Err(BodyError::Client(GatewayError::new(
+            ErrorKind::LengthRequired,
+            "the request body needs a Content-Length header (chunked uploads are not supported)",
+        )));
+    };
+    if length > max {
+        return Err(BodyError::Client(GatewayError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("the request body is {length} bytes; this gateway accepts at most {max}"),
+        )));
+    }
+    if expects_continue {
+        // We consume the body ourselves, so we owe the client its 100 Continue; without the
+        // wrap Pingora would turn keep-alive off for the final response.
+        session.set_close_on_response_before_downstream_finish(false);
+        session
+            .write_continue_response()
+            .await
+            .map_err(BodyError::Io)?;
+        session.set_close_on_response_before_downstream_finish(true);
+    }
+    let mut buf = BytesMut::with_capacity(length);
+    loop {
+        if length.saturating_sub(buf.len()) <= RETRY_BUFFER {
+            session.enable_retry_buffering(); // idempotent
+        }
+        match session.read_request_body().await.map_err(BodyError::Io)? {
+            Some(chunk) => {
+                if buf.len() + chunk.len() > length {
+                    return Err(BodyError::Client(GatewayError::invalid(
+                        "the request body is longer than its Content-Length",
+                    )));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            None => break,
+        }
+    }
+    if buf.len() != length {
+        return Err(BodyError::Client(GatewayError::invalid(format!(
+            "the request body ended after {} of {length} bytes",
+            buf.len()
+        ))));
+    }
+    if length > 0 && session.as_ref().get_retry_buffer().is_none() {
+        // Without the tail in the retry buffer the converted body would never be sent and the
+        // request would hang: fail loudly instead.
+        return Err(BodyError::Client(GatewayError::new(
+            ErrorKind::Internal,
+            "the request body could not be staged for the upstream",
+        )));
+    }
+    Ok(buf.freeze())
+}

@@ -1,0 +1,66 @@
+//! Per-request state carried across the hooks (and across upstream attempts).
+
+use super::attempts::AttemptPlan;
+use super::route::Route;
+use crate::accounts::{AccountId, UpstreamAuth};
+use crate::chat::GatewayError;
+use crate::pipeline::{PreparedRequest, ResponseTranslator};
+use bytes::Bytes;
+use std::time::Instant;
+
+/// How the response body is being produced.
+pub enum ResponseMode {
+    /// Not decided yet (no upstream response header seen).
+    Pending,
+    /// Kiro answered 200: translate its event-stream.
+    Translate(Box<ResponseTranslator>),
+    /// Kiro's final answer was an error: collect its body and render it in the client's format.
+    UpstreamError { status: u16, body: Vec<u8> },
+}
+
+pub struct Ctx {
+    pub started: Instant,
+    pub request_id: String,
+    pub route: Route,
+    pub prepared: Option<Box<PreparedRequest>>,
+    pub plan: Option<AttemptPlan<AccountId>>,
+    /// The account and credentials of the attempt in flight.
+    pub current: Option<(AccountId, UpstreamAuth)>,
+    /// The converted body of the attempt in flight (with this account's profileArn).
+    pub upstream_body: Bytes,
+    /// `upstream_response_filter` rejected an attempt and planned another.
+    pub retry_planned: bool,
+    pub response: ResponseMode,
+    /// An error decided before any upstream response, to render in `fail_to_proxy`.
+    pub error: Option<GatewayError>,
+    /// When the first upstream byte arrived.
+    pub first_byte: Option<Instant>,
+}
+
+impl Ctx {
+    pub fn new() -> Self {
+        Ctx {
+            started: Instant::now(),
+            request_id: uuid::Uuid::new_v4().simple().to_string(),
+            route: Route::NotFound,
+            prepared: None,
+            plan: None,
+            current: None,
+            upstream_body: Bytes::new(),
+            retry_planned: false,
+            response: ResponseMode::Pending,
+            error: None,
+            first_byte: None,
+        }
+    }
+
+    pub fn attempts(&self) -> u32 {
+        self.plan.as_ref().map_or(0, |p| p.attempts())
+    }
+}
+
+impl Default for Ctx {
+    fn default() -> Self {
+        Self::new()
+    }
+}

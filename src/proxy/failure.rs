@@ -1,0 +1,142 @@
+//! Failures: which ones are retried, how the client hears about the rest, and the log line
+//! every request leaves.
+
+use super::attempts::Verdict;
+use super::ctx::ResponseMode;
+use super::{respond, Ctx, Gateway};
+use crate::chat::{ErrorKind, GatewayError};
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_error::{Error, ErrorSource, ErrorType};
+use pingora_proxy::{FailToProxy, Session};
+
+/// Nothing but a 1xx has reached the client, so another attempt is invisible to it.
+fn nothing_sent(session: &Session) -> bool {
+    session
+        .response_written()
+        .is_none_or(|r| r.status.is_informational())
+}
+
+/// Pingora's default never retries a POST. Ours retries while nothing reached the client and
+/// the plan has attempts left: status rejections (already recorded by
+/// `upstream_response_filter`), and transport failures such as a first-byte timeout or a
+/// connection closed before the response head.
+pub fn error_while_proxy(peer: &HttpPeer, session: &mut Session, e: Box<Error>, ctx: &mut Ctx) -> Box<Error> {
+    let mut e = e.more_context(format!("Peer: {peer}"));
+    let planned = std::mem::take(&mut ctx.retry_planned);
+    let retry = if !nothing_sent(session) || *e.esource() == ErrorSource::Downstream {
+        false
+    } else if planned {
+        true
+    } else {
+        let transport = matches!(
+            e.etype(),
+            ErrorType::ReadTimedout
+                | ErrorType::WriteTimedout
+                | ErrorType::ConnectionClosed
+                | ErrorType::ReadError
+                | ErrorType::WriteError
+                | ErrorType::H1Error
+                | ErrorType::InvalidHTTPHeader
+        );
+        transport && ctx.plan.as_mut().is_some_and(|p| p.record_failure(Verdict::RetrySame))
+    };
+    e.set_retry(retry);
+    e
+}
+
+/// Connection failures never sent anything: retry per the plan.
+pub fn fail_to_connect(mut e: Box<Error>, ctx: &mut Ctx) -> Box<Error> {
+    let retry = ctx
+        .plan
+        .as_mut()
+        .is_some_and(|p| p.record_failure(Verdict::RetrySame));
+    e.set_retry(retry);
+    e
+}
+
+/// The client-facing error for a failure Pingora reports.
+fn client_error(e: &Error, ctx: &Ctx, gw: &Gateway) -> GatewayError {
+    if let Some(err) = &ctx.error {
+        return err.clone();
+    }
+    match e.etype() {
+        ErrorType::HTTPStatus(code) => GatewayError::new(
+            ErrorKind::from_status(*code),
+            format!("the request failed with status {code}"),
+        ),
+        ErrorType::ReadTimedout => GatewayError::new(
+            ErrorKind::Timeout,
+            format!(
+                "Kiro sent nothing for {} s; the request was given up",
+                gw.cfg.first_byte_timeout.as_secs()
+            ),
+        ),
+        ErrorType::ConnectTimedout | ErrorType::ConnectRefused | ErrorType::ConnectNoRoute
+        | ErrorType::ConnectError | ErrorType::TLSHandshakeFailure => GatewayError::new(
+            ErrorKind::BadGateway,
+            format!("could not connect to Kiro at {}", gw.cfg.chat_url.authority()),
+        ),
+        _ if *e.esource() == ErrorSource::Upstream => GatewayError::new(
+            ErrorKind::BadGateway,
+            format!("the connection to Kiro failed: {}", e.etype().as_str()),
+        ),
+        _ => GatewayError::new(ErrorKind::Internal, "the gateway failed to process the request"),
+    }
+}
+
+/// Writes the final error: a JSON error before the response started, the dialect's in-stream
+/// error event (and a clean end of the stream) after.
+pub async fn fail_to_proxy(gw: &Gateway, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+    let err = client_error(e, ctx, gw);
+    if *e.esource() == ErrorSource::Downstream
+        && matches!(e.etype(), ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed)
+    {
+        // The client went away: nobody to tell.
+        return FailToProxy { error_code: 0, can_reuse_downstream: false };
+    }
+    if !nothing_sent(session) {
+        if let ResponseMode::Translate(translator) = &mut ctx.response {
+            let tail = translator.fail(err);
+            if let Err(write) = session.write_response_body(Some(tail), true).await {
+                log::debug!("could not end the stream after an upstream failure: {write}");
+            }
+        }
+        return FailToProxy { error_code: 0, can_reuse_downstream: false };
+    }
+    let code = err.status();
+    if let Err(write) = respond::error(session, ctx.route.dialect(), &err, &ctx.request_id).await {
+        log::debug!("could not send the error response: {write}");
+    }
+    FailToProxy { error_code: code, can_reuse_downstream: false }
+}
+
+/// One line per request, and the account's bookkeeping.
+pub fn logging(gw: &Gateway, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
+    let status = session.response_written().map_or(0, |r| r.status.as_u16());
+    if let Some((account, _)) = &ctx.current {
+        if e.is_none() && status == 200 {
+            gw.accounts.report_success(*account);
+        }
+    }
+    let Some(prepared) = ctx.prepared.as_ref() else {
+        return;
+    };
+    let ttfb_ms = ctx
+        .first_byte
+        .map_or(-1, |t| t.duration_since(ctx.started).as_millis() as i64);
+    log::info!(
+        target: "access",
+        "id={} dialect={} model={} kiro_model={} stream={} status={} attempts={} account={} ttfb_ms={} ms={} error={}",
+        ctx.request_id,
+        prepared.dialect.name(),
+        prepared.meta.model,
+        prepared.model.kiro_id,
+        prepared.stream,
+        status,
+        ctx.attempts(),
+        ctx.current.as_ref().map_or_else(|| "-".to_string(), |(a, _)| format!("{a:?}")),
+        ttfb_ms,
+        ctx.started.elapsed().as_millis(),
+        e.map_or_else(|| "-".to_string(), |e| e.etype().as_str().to_string()),
+    );
+}

@@ -1,0 +1,158 @@
+//! `request_filter`: route, authenticate, answer locally, or read and convert a chat body.
+
+use super::attempts::AttemptPlan;
+use super::body::{self, BodyError};
+use super::route::Route;
+use super::{auth, local, respond, Ctx, Gateway};
+use crate::chat::{ErrorKind, GatewayError};
+use crate::dialect::RequestHints;
+use crate::pipeline;
+use pingora_error::Result;
+use pingora_proxy::Session;
+
+/// Returns `Ok(true)` when the response was written here (no upstream).
+pub async fn request_filter(gw: &Gateway, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+    let header = session.req_header();
+    ctx.route = Route::of(header.method.as_str(), header.uri.path());
+    let dialect = ctx.route.dialect();
+
+    if ctx.route.needs_auth() {
+        let query = header.uri.query();
+        let key = auth::presented_key(
+            |name| header.headers.get(name).and_then(|v| v.to_str().ok()),
+            query,
+        );
+        if !auth::is_allowed(&gw.cfg.api_keys, key) {
+            let err = GatewayError::new(
+                ErrorKind::Authentication,
+                match key {
+                    None => "no API key: send it in the x-api-key or Authorization: Bearer header",
+                    Some(_) => "invalid API key",
+                },
+            );
+            respond::error(session, dialect, &err, &ctx.request_id).await?;
+            return Ok(true);
+        }
+    }
+
+    let route = ctx.route.clone();
+    match route {
+        Route::Chat(dialect) => {
+            let hints = request_hints(session);
+            let body = match read_body(gw, session, ctx).await? {
+                Some(body) => body,
+                None => return Ok(true),
+            };
+            match pipeline::prepare(dialect, &body, &hints, &gw.translate) {
+                Ok(prepared) => {
+                    let accounts = gw.accounts.plan(&prepared.model.kiro_id);
+                    if accounts.is_empty() {
+                        let err = GatewayError::new(
+                            ErrorKind::Unavailable,
+                            format!(
+                                "no Kiro account can serve {} right now (see GET /health)",
+                                prepared.model.kiro_id
+                            ),
+                        )
+                        .with_retry_after(30);
+                        respond::error(session, dialect, &err, &ctx.request_id).await?;
+                        return Ok(true);
+                    }
+                    ctx.plan = Some(AttemptPlan::new(accounts, gw.cfg.retry.clone()));
+                    ctx.prepared = Some(Box::new(prepared));
+                    Ok(false)
+                }
+                Err(err) => {
+                    respond::error(session, dialect, &err, &ctx.request_id).await?;
+                    Ok(true)
+                }
+            }
+        }
+        Route::CountTokens(dialect) => {
+            let hints = request_hints(session);
+            let Some(body) = read_body(gw, session, ctx).await? else {
+                return Ok(true);
+            };
+            match dialect.count_tokens(&body, &hints) {
+                Ok(json) => respond::send(session, 200, "application/json", json, &[]).await?,
+                Err(err) => respond::error(session, dialect, &err, &ctx.request_id).await?,
+            }
+            Ok(true)
+        }
+        Route::Models(dialect) => {
+            let body = dialect.models_body(&crate::kiro::models::catalog());
+            respond::send(session, 200, "application/json", body, &[]).await?;
+            Ok(true)
+        }
+        Route::Health => {
+            let body = local::health(gw);
+            respond::send(session, 200, "application/json", body, &[]).await?;
+            Ok(true)
+        }
+        Route::Probe => {
+            respond::send(session, 200, "application/json", b"{\"status\":\"ok\"}".to_vec(), &[])
+                .await?;
+            Ok(true)
+        }
+        Route::MethodNotAllowed(dialect) => {
+            let err = GatewayError::new(ErrorKind::MethodNotAllowed, "method not allowed on this path");
+            respond::error(session, dialect, &err, &ctx.request_id).await?;
+            Ok(true)
+        }
+        Route::NotFound => {
+            let path = session.req_header().uri.path().to_string();
+            let err = GatewayError::new(ErrorKind::NotFound, format!("no such endpoint: {path}"));
+            respond::error(session, dialect, &err, &ctx.request_id).await?;
+            Ok(true)
+        }
+    }
+}
+
+/// Reads the body; on a client error writes the answer and returns `None`.
+async fn read_body(
+    gw: &Gateway,
+    session: &mut Session,
+    ctx: &mut Ctx,
+) -> Result<Option<bytes::Bytes>> {
+    if let Some(enc) = session.req_header().headers.get(http::header::CONTENT_ENCODING) {
+        if !enc.as_bytes().eq_ignore_ascii_case(b"identity") {
+            let err = GatewayError::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "Content-Encoding `{}` is not supported; send the body uncompressed",
+                    String::from_utf8_lossy(enc.as_bytes())
+                ),
+            );
+            respond::error(session, ctx.route.dialect(), &err, &ctx.request_id).await?;
+            return Ok(None);
+        }
+    }
+    match body::read_whole(session, gw.cfg.max_body_bytes).await {
+        Ok(body) => Ok(Some(body)),
+        Err(BodyError::Io(e)) => Err(e),
+        Err(BodyError::Client(err)) => {
+            respond::error(session, ctx.route.dialect(), &err, &ctx.request_id).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Facts from headers and path that the body does not carry.
+fn request_hints(session: &Session) -> RequestHints {
+    let headers = &session.req_header().headers;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+    };
+    RequestHints {
+        path_model: None,
+        path_stream: None,
+        session_header: header("x-claude-code-session-id")
+            .or_else(|| header("session_id"))
+            .or_else(|| header("session-id"))
+            .or_else(|| header("x-session-id")),
+    }
+}

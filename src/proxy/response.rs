@@ -1,0 +1,139 @@
+//! The response side: retry decisions on the upstream status, the client's headers, and the
+//! body translation.
+
+use super::attempts::Verdict;
+use super::ctx::ResponseMode;
+use super::{Ctx, Gateway};
+use crate::kiro::errors::{classify, RetryAction};
+use bytes::Bytes;
+use pingora_error::{Error, ErrorType, Result};
+use pingora_http::ResponseHeader;
+use pingora_proxy::Session;
+use std::time::Instant;
+
+/// Upstream error bodies are short JSON; anything longer is cut for classification.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// What a failed attempt calls for, decided from the status alone: Pingora has not read the
+/// error body yet, and nothing may reach the client before we decide to retry.
+pub fn verdict_for_status(status: u16) -> Verdict {
+    match classify(status, b"").action() {
+        RetryAction::GiveUp => Verdict::GiveUp,
+        RetryAction::RetrySameAfter(_) => Verdict::RetrySame,
+        RetryAction::RefreshThenRetry => Verdict::RefreshThenRetry,
+        RetryAction::NextAccount
+        | RetryAction::CoolDownAccount(_)
+        | RetryAction::DisableAccount => Verdict::NextAccount,
+    }
+}
+
+/// A non-200 answer either triggers another attempt (returned as an error that
+/// `error_while_proxy` marks retryable) or goes on to the client, mapped.
+pub fn upstream_response_filter(gw: &Gateway, resp: &ResponseHeader, ctx: &mut Ctx) -> Result<()> {
+    let status = resp.status.as_u16();
+    if status == 200 {
+        ctx.first_byte = Some(Instant::now());
+        return Ok(());
+    }
+    if let Some((account, _)) = &ctx.current {
+        gw.accounts.report_failure(*account, &format!("Kiro answered HTTP {status}"));
+    }
+    let verdict = verdict_for_status(status);
+    let retry = ctx.plan.as_mut().is_some_and(|plan| plan.record_failure(verdict));
+    if retry {
+        log::info!(
+            "request {} attempt {}: Kiro answered {status}, retrying ({verdict:?})",
+            ctx.request_id,
+            ctx.attempts()
+        );
+        ctx.retry_planned = true;
+        return Error::e_explain(ErrorType::HTTPStatus(status), "retrying the upstream");
+    }
+    Ok(())
+}
+
+/// Replaces the upstream head with the client's: SSE or JSON for a 200, the mapped error
+/// status otherwise. Upstream headers (x-amzn-*, …) are not passed on.
+pub fn response_filter(_s: &mut Session, resp: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
+    let Some(prepared) = ctx.prepared.as_ref() else {
+        return Ok(());
+    };
+    let status = resp.status.as_u16();
+    let mut head;
+    if status == 200 {
+        let translator = prepared.translator();
+        head = ResponseHeader::build(200, Some(6))?;
+        head.insert_header("content-type", translator.content_type())?;
+        head.insert_header("cache-control", "no-cache")?;
+        if prepared.stream {
+            // Tell buffering reverse proxies in front of us to pass events through at once.
+            head.insert_header("x-accel-buffering", "no")?;
+        }
+        ctx.response = ResponseMode::Translate(Box::new(translator));
+    } else {
+        let err = classify(status, b"").to_client();
+        head = ResponseHeader::build(err.status(), Some(6))?;
+        head.insert_header("content-type", "application/json")?;
+        if let Some(secs) = err.retry_after {
+            head.insert_header("retry-after", secs.to_string())?;
+        }
+        ctx.response = ResponseMode::UpstreamError {
+            status,
+            body: Vec::new(),
+        };
+    }
+    head.insert_header("x-request-id", ctx.request_id.as_str())?;
+    // Length unknown until the end; chunked also makes Pingora flush every piece at once.
+    head.insert_header("transfer-encoding", "chunked")?;
+    *resp = head;
+    Ok(())
+}
+
+/// Translates each upstream chunk; at the end, closes the client's stream or renders the
+/// collected upstream error.
+pub fn response_body_filter(body: &mut Option<Bytes>, end_of_stream: bool, ctx: &mut Ctx) {
+    let dialect = ctx.route.dialect();
+    match &mut ctx.response {
+        ResponseMode::Translate(translator) => {
+            let mut out = match body.take() {
+                Some(chunk) => translator.push(chunk),
+                None => Bytes::new(),
+            };
+            if end_of_stream {
+                let tail = translator.finish();
+                out = if out.is_empty() {
+                    tail
+                } else {
+                    let mut joined = Vec::with_capacity(out.len() + tail.len());
+                    joined.extend_from_slice(&out);
+                    joined.extend_from_slice(&tail);
+                    Bytes::from(joined)
+                };
+            }
+            *body = Some(out);
+        }
+        ResponseMode::UpstreamError {
+            status,
+            body: collected,
+        } => {
+            if let Some(chunk) = body.take() {
+                let room = MAX_ERROR_BODY.saturating_sub(collected.len());
+                collected.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            *body = Some(if end_of_stream {
+                let upstream = classify(*status, collected);
+                log::warn!(
+                    "request {}: Kiro error {} {:?}: {}",
+                    ctx.request_id,
+                    upstream.status,
+                    upstream.class,
+                    upstream.message
+                );
+                Bytes::from(dialect.error_body(&upstream.to_client()))
+            } else {
+                Bytes::new()
+            });
+        }
+        ResponseMode::Pending => {}
+    }
+}
