@@ -54,6 +54,7 @@ pub fn prepare(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         thinking: kiro.thinking,
+        echo: req.echo.clone(),
     };
     Ok(PreparedRequest {
         dialect,

@@ -32,6 +32,10 @@ pub struct ChatRequest {
     /// Kiro has no such field, so it is honoured by instruction.
     pub response_schema: Option<Value>,
     pub session: SessionHints,
+    /// Dialect-private request facts its own response writer needs (OpenAI's `stream_options`,
+    /// the Responses request fields echoed in the response object, Gemini's `alt=sse`…). Set by
+    /// a dialect's parser, copied to [`ResponseMeta::echo`], read only by that dialect.
+    pub echo: Option<Value>,
 }
 
 /// What identifies a conversation across turns.
@@ -207,6 +211,8 @@ pub struct ResponseMeta {
     pub created: u64,
     /// The client asked for thinking (the writer may need to emit signatures or reasoning items).
     pub thinking: bool,
+    /// See [`ChatRequest::echo`].
+    pub echo: Option<Value>,
 }
 
 /// A model the gateway can serve, for the dialects' model lists.

@@ -2,6 +2,10 @@
 //! canonical [`StreamEvent`]s back in its own wire format (SSE or JSON). Pure: no I/O.
 
 pub mod anthropic;
+pub mod gemini;
+pub mod json;
+pub mod openai_chat;
+pub mod openai_responses;
 
 use crate::chat::{ChatRequest, GatewayError, ModelCard, ResponseMeta, StreamEvent};
 
@@ -9,6 +13,9 @@ use crate::chat::{ChatRequest, GatewayError, ModelCard, ResponseMeta, StreamEven
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
     Anthropic,
+    OpenAiChat,
+    OpenAiResponses,
+    Gemini,
 }
 
 impl Dialect {
@@ -16,6 +23,9 @@ impl Dialect {
     pub fn name(self) -> &'static str {
         match self {
             Dialect::Anthropic => "anthropic",
+            Dialect::OpenAiChat => "openai_chat",
+            Dialect::OpenAiResponses => "openai_responses",
+            Dialect::Gemini => "gemini",
         }
     }
 
@@ -23,6 +33,9 @@ impl Dialect {
     pub fn parse_request(self, body: &[u8], hints: &RequestHints) -> Result<ChatRequest, GatewayError> {
         match self {
             Dialect::Anthropic => anthropic::request::parse(body, hints),
+            Dialect::OpenAiChat => openai_chat::request::parse(body, hints),
+            Dialect::OpenAiResponses => openai_responses::request::parse(body, hints),
+            Dialect::Gemini => gemini::request::parse(body, hints),
         }
     }
 
@@ -30,6 +43,9 @@ impl Dialect {
     pub fn response_writer(self, stream: bool, meta: ResponseMeta) -> Box<dyn ResponseWriter> {
         match self {
             Dialect::Anthropic => anthropic::response_writer(stream, meta),
+            Dialect::OpenAiChat => openai_chat::response_writer(stream, meta),
+            Dialect::OpenAiResponses => openai_responses::response_writer(stream, meta),
+            Dialect::Gemini => gemini::response_writer(stream, meta),
         }
     }
 
@@ -37,6 +53,11 @@ impl Dialect {
     pub fn count_tokens(self, body: &[u8], hints: &RequestHints) -> Result<Vec<u8>, GatewayError> {
         match self {
             Dialect::Anthropic => anthropic::count_tokens::count_tokens(body, hints),
+            Dialect::Gemini => gemini::count_tokens(body, hints),
+            Dialect::OpenAiChat | Dialect::OpenAiResponses => Err(GatewayError::new(
+                crate::chat::ErrorKind::NotFound,
+                "this API has no token-counting endpoint",
+            )),
         }
     }
 
@@ -44,6 +65,9 @@ impl Dialect {
     pub fn models_body(self, models: &[ModelCard]) -> Vec<u8> {
         match self {
             Dialect::Anthropic => anthropic::models::models_list(models),
+            // Both OpenAI APIs share one model list.
+            Dialect::OpenAiChat | Dialect::OpenAiResponses => openai_chat::models_list(models),
+            Dialect::Gemini => gemini::models_list(models),
         }
     }
 
@@ -51,6 +75,9 @@ impl Dialect {
     pub fn error_body(self, err: &GatewayError) -> Vec<u8> {
         match self {
             Dialect::Anthropic => anthropic::error::body(err),
+            Dialect::OpenAiChat => openai_chat::error::body(err),
+            Dialect::OpenAiResponses => openai_responses::error::body(err),
+            Dialect::Gemini => gemini::error::body(err),
         }
     }
 }
@@ -62,6 +89,8 @@ pub struct RequestHints {
     pub path_model: Option<String>,
     /// Streaming decided by the URL (Gemini `:streamGenerateContent`), if any.
     pub path_stream: Option<bool>,
+    /// The raw query string (Gemini's `alt=sse`, `key=`), if any.
+    pub query: Option<String>,
     /// A session id from a header (`x-claude-code-session-id`, `session_id`, …).
     pub session_header: Option<String>,
 }
@@ -76,4 +105,9 @@ pub trait ResponseWriter: Send + Sync {
     fn content_type(&self) -> &'static str;
     /// Appends the bytes for `event` to `out`.
     fn write(&mut self, event: &StreamEvent, out: &mut Vec<u8>);
+    /// After `Finish`, the complete response document, for dialects whose responses can be
+    /// stored and fetched again (OpenAI Responses `store`). `None` for the others.
+    fn stored_document(&self) -> Option<serde_json::Value> {
+        None
+    }
 }

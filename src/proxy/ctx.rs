@@ -42,7 +42,7 @@ impl Ctx {
         Ctx {
             started: Instant::now(),
             request_id: uuid::Uuid::new_v4().simple().to_string(),
-            route: Route::NotFound,
+            route: Route::NotFound(crate::dialect::Dialect::Anthropic),
             prepared: None,
             plan: None,
             current: None,

@@ -2,7 +2,7 @@
 
 use super::attempts::AttemptPlan;
 use super::body::{self, BodyError};
-use super::route::Route;
+use super::route::{self, Route};
 use super::{auth, local, respond, Ctx, Gateway};
 use crate::chat::{ErrorKind, GatewayError};
 use crate::dialect::RequestHints;
@@ -13,7 +13,11 @@ use pingora_proxy::Session;
 /// Returns `Ok(true)` when the response was written here (no upstream).
 pub async fn request_filter(gw: &Gateway, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
     let header = session.req_header();
-    ctx.route = Route::of(header.method.as_str(), header.uri.path());
+    let family = route::client_family(
+        |name| header.headers.contains_key(name),
+        header.uri.query(),
+    );
+    ctx.route = Route::of(header.method.as_str(), header.uri.path(), family);
     let dialect = ctx.route.dialect();
 
     if ctx.route.needs_auth() {
@@ -26,7 +30,7 @@ pub async fn request_filter(gw: &Gateway, session: &mut Session, ctx: &mut Ctx) 
             let err = GatewayError::new(
                 ErrorKind::Authentication,
                 match key {
-                    None => "no API key: send it in the x-api-key or Authorization: Bearer header",
+                    None => "no API key: send it in the x-api-key, Authorization: Bearer or x-goog-api-key header",
                     Some(_) => "invalid API key",
                 },
             );
@@ -99,7 +103,12 @@ pub async fn request_filter(gw: &Gateway, session: &mut Session, ctx: &mut Ctx) 
             respond::error(session, dialect, &err, &ctx.request_id).await?;
             Ok(true)
         }
-        Route::NotFound => {
+        Route::StoredResponse { .. } => {
+            let err = GatewayError::new(ErrorKind::NotFound, "stored responses are not implemented yet");
+            respond::error(session, dialect, &err, &ctx.request_id).await?;
+            Ok(true)
+        }
+        Route::NotFound(dialect) => {
             let path = session.req_header().uri.path().to_string();
             let err = GatewayError::new(ErrorKind::NotFound, format!("no such endpoint: {path}"));
             respond::error(session, dialect, &err, &ctx.request_id).await?;
@@ -139,7 +148,9 @@ async fn read_body(
 
 /// Facts from headers and path that the body does not carry.
 fn request_hints(session: &Session) -> RequestHints {
-    let headers = &session.req_header().headers;
+    let req = session.req_header();
+    let headers = &req.headers;
+    let gemini = route::gemini_call(req.uri.path());
     let header = |name: &str| {
         headers
             .get(name)
@@ -148,8 +159,9 @@ fn request_hints(session: &Session) -> RequestHints {
             .map(String::from)
     };
     RequestHints {
-        path_model: None,
-        path_stream: None,
+        path_model: gemini.as_ref().map(|c| c.model.to_string()),
+        path_stream: gemini.as_ref().map(|c| c.action == "streamGenerateContent"),
+        query: session.req_header().uri.query().map(String::from),
         session_header: header("x-claude-code-session-id")
             .or_else(|| header("session_id"))
             .or_else(|| header("session-id"))

@@ -1,6 +1,7 @@
 //! `POST /v1/messages/count_tokens`: answered locally from the token estimate.
 
-use super::{push_u64, request};
+use super::request;
+use crate::dialect::json::push_u64;
 use crate::chat::estimate::request_tokens;
 use crate::chat::GatewayError;
 use crate::dialect::RequestHints;

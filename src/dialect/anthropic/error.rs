@@ -5,7 +5,7 @@
 //! `overloaded_error`. So every "try again later" condition that has no more specific type
 //! (503: no account free right now, 529) is reported as `overloaded_error`.
 
-use super::push_json_str;
+use crate::dialect::json::push_json_str;
 use crate::chat::{ErrorKind, GatewayError};
 
 /// The `error.type` the Anthropic SDKs expect for `kind`.

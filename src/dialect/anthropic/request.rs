@@ -107,6 +107,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         stream,
         response_schema,
         session,
+        echo: None,
     })
 }
 

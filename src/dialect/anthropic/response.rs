@@ -180,6 +180,7 @@ mod tests {
             input_tokens: 10,
             created: 0,
             thinking: false,
+            echo: None,
         });
         let mut out = Vec::new();
         for event in events {

@@ -8,7 +8,8 @@
 //!
 //! This is the hot path: frames are written straight into the caller's buffer.
 
-use super::{error, push_json_str, push_u64, stop_reason_name, THINKING_SIGNATURE};
+use super::{error, stop_reason_name, THINKING_SIGNATURE};
+use crate::dialect::json::{push_json_str, push_u64};
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
 use crate::dialect::ResponseWriter;
 
@@ -224,6 +225,7 @@ mod tests {
             input_tokens: 42,
             created: 1_700_000_000,
             thinking: true,
+            echo: None,
         }
     }
 
