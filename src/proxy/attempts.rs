@@ -14,6 +14,9 @@ pub enum Verdict {
     RetrySame,
     /// The token was rejected: refresh it once, then try the same account again.
     RefreshThenRetry,
+    /// An upstream hiccup (5xx, timeout): another account if there is one, else this one again
+    /// after a backoff.
+    PreferNext,
     /// This account cannot serve now: move on without waiting.
     NextAccount,
     /// Retrying cannot help.
@@ -96,9 +99,17 @@ impl<Id: Copy + PartialEq> AttemptPlan<Id> {
                 self.refreshed_current = true;
                 Some((self.current, Duration::ZERO, true))
             }
-            Verdict::RetrySame | Verdict::RefreshThenRetry | Verdict::NextAccount => {
-                (self.current + 1 < self.accounts.len()).then(|| (self.current + 1, Duration::ZERO, false))
+            Verdict::PreferNext if self.current + 1 < self.accounts.len() => {
+                Some((self.current + 1, Duration::ZERO, false))
             }
+            Verdict::PreferNext if self.tries_on_current < self.policy.attempts_per_account => {
+                Some((self.current, self.backoff(), false))
+            }
+            Verdict::RetrySame
+            | Verdict::RefreshThenRetry
+            | Verdict::NextAccount
+            | Verdict::PreferNext => (self.current + 1 < self.accounts.len())
+                .then(|| (self.current + 1, Duration::ZERO, false)),
         };
         match next {
             Some((index, delay, force_refresh)) => {
@@ -215,6 +226,15 @@ mod tests {
         assert!(plan.can_retry(Verdict::NextAccount));
         assert!(plan.can_retry(Verdict::NextAccount));
         assert!(plan.next_attempt().is_none());
+    }
+
+    #[test]
+    fn hiccups_prefer_another_account_but_retry_a_lone_one() {
+        let mut plan = AttemptPlan::new(vec![1, 2], policy(9, 2));
+        assert_eq!(accounts_tried(&mut plan, &[Verdict::PreferNext; 3]), vec![1, 2, 2]);
+        let mut lone = AttemptPlan::new(vec![7], policy(9, 3));
+        let seen = accounts_tried(&mut lone, &[Verdict::PreferNext; 5]);
+        assert_eq!(seen, vec![7, 7, 7]);
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub fn error_while_proxy(peer: &HttpPeer, session: &mut Session, e: Box<Error>, 
                 | ErrorType::H1Error
                 | ErrorType::InvalidHTTPHeader
         );
-        transport && ctx.plan.as_mut().is_some_and(|p| p.record_failure(Verdict::RetrySame))
+        transport && ctx.plan.as_mut().is_some_and(|p| p.record_failure(Verdict::PreferNext))
     };
     e.set_retry(retry);
     e
@@ -49,7 +49,7 @@ pub fn fail_to_connect(mut e: Box<Error>, ctx: &mut Ctx) -> Box<Error> {
     let retry = ctx
         .plan
         .as_mut()
-        .is_some_and(|p| p.record_failure(Verdict::RetrySame));
+        .is_some_and(|p| p.record_failure(Verdict::PreferNext));
     e.set_retry(retry);
     e
 }

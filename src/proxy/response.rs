@@ -21,9 +21,8 @@ pub fn verdict_for_status(status: u16) -> Verdict {
         RetryAction::GiveUp => Verdict::GiveUp,
         RetryAction::RetrySameAfter(_) => Verdict::RetrySame,
         RetryAction::RefreshThenRetry => Verdict::RefreshThenRetry,
-        RetryAction::NextAccount
-        | RetryAction::CoolDownAccount(_)
-        | RetryAction::DisableAccount => Verdict::NextAccount,
+        RetryAction::NextAccount => Verdict::PreferNext,
+        RetryAction::CoolDownAccount(_) | RetryAction::DisableAccount => Verdict::NextAccount,
     }
 }
 
@@ -35,10 +34,14 @@ pub fn upstream_response_filter(gw: &Gateway, resp: &ResponseHeader, ctx: &mut C
         ctx.first_byte = Some(Instant::now());
         return Ok(());
     }
-    if let Some((account, _)) = &ctx.current {
-        gw.accounts.report_failure(*account, &format!("Kiro answered HTTP {status}"));
-    }
     let verdict = verdict_for_status(status);
+    // Throttling and upstream hiccups say nothing about the account itself; only rejections
+    // of the account count against it.
+    if matches!(status, 401..=403) {
+        if let Some((account, _)) = &ctx.current {
+            gw.accounts.report_failure(*account, &format!("Kiro answered HTTP {status}"));
+        }
+    }
     let retry = ctx.plan.as_mut().is_some_and(|plan| plan.record_failure(verdict));
     if retry {
         log::info!(

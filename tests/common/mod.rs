@@ -109,15 +109,16 @@ impl Gateway {
     }
 }
 
-/// A social credential the mock accepts (its refresh-token rule), expiring in `expires_in_secs`.
-pub fn social_credential(name: &str, expires_in_secs: i64) -> serde_json::Value {
-    let expires = chrono_like_rfc3339(expires_in_secs);
+/// A social credential the mock accepts (its refresh-token rule). Its access token is one the
+/// mock never issued, expired `expired_secs_ago` seconds ago (negative: still valid for that
+/// long, which makes the mock answer 403 until a forced refresh).
+pub fn social_credential(name: &str, expired_secs_ago: i64) -> serde_json::Value {
     serde_json::json!({
         "id": name,
         "authMethod": "social",
         "refreshToken": format!("mock-rt-{name}-{}", "x".repeat(120)),
-        "accessToken": if expires_in_secs > 0 { serde_json::Value::String(format!("mock-at-{name}")) } else { serde_json::Value::Null },
-        "expiresAt": expires,
+        "accessToken": format!("stale-{name}"),
+        "expiresAt": chrono_like_rfc3339(-expired_secs_ago),
         "profileArn": "arn:aws:codewhisperer:us-east-1:699475941385:profile/EHGA3GRVQMUK",
     })
 }
