@@ -2,7 +2,7 @@
 //! them with a small HTTP/1.1 client, so every test exercises the shipped binaries.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -334,4 +334,24 @@ pub fn sse_events(body: &str) -> Vec<(Option<String>, serde_json::Value)> {
             (event, json)
         })
         .collect()
+}
+
+/// Runs a pytest file from tests/sdk against a running gateway and mock; panics with pytest's
+/// output unless every test passed.
+pub fn run_pytest(file: &str, gw: &Gateway) {
+    let out = Command::new("python3")
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", file])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KIRO_EDGE_URL", gw.url())
+        .env("KIRO_EDGE_KEY", API_KEY)
+        .env("KIRO_MOCK_URL", format!("http://{}", gw.mock))
+        .output()
+        .expect("python3 must be installed (see README)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(out.status.success(), "pytest {file} failed:\n{text}");
 }
