@@ -1,43 +1,108 @@
-//! The OpenAI Chat Completions API (`/v1/chat/completions`).
+//! The OpenAI Chat Completions API (`POST /v1/chat/completions`), as the `openai` SDKs and
+//! most OpenAI-compatible tools speak it.
 //!
-//! (Being written: these placeholders keep the crate compiling and answer 501-like errors.)
+//! - [`request::parse`]: Chat Completions request JSON → [`ChatRequest`](crate::chat::ChatRequest).
+//! - [`stream::SseWriter`]: canonical events → data-only `chat.completion.chunk` SSE.
+//! - [`response::CompletionWriter`]: canonical events → one `chat.completion` JSON.
+//! - [`error::body`]: the `{"error":{…}}` shape, shared with the Responses API.
+//! - [`models_list`]: the OpenAI model list, shared with the Responses API.
+
+pub mod error;
+pub mod models;
+pub mod request;
+pub mod response;
+pub mod stream;
+
+pub use models::models_list;
 
 use super::{RequestHints, ResponseWriter};
-use crate::chat::{ChatRequest, ErrorKind, GatewayError, ModelCard, ResponseMeta, StreamEvent};
+use crate::chat::{ErrorKind, GatewayError, ResponseMeta, StopReason};
 
-pub mod request {
-    use super::*;
-
-    pub fn parse(_body: &[u8], _hints: &RequestHints) -> Result<ChatRequest, GatewayError> {
-        Err(GatewayError::new(ErrorKind::NotFound, "this API is not implemented yet"))
+/// The SSE writer for streams, the `chat.completion` aggregator otherwise.
+pub fn response_writer(stream: bool, meta: ResponseMeta) -> Box<dyn ResponseWriter> {
+    if stream {
+        Box::new(stream::SseWriter::new(meta))
+    } else {
+        Box::new(response::CompletionWriter::new(meta))
     }
 }
 
-pub mod error {
-    use super::*;
-
-    pub fn body(err: &GatewayError) -> Vec<u8> {
-        serde_json::json!({"error": {"message": err.message, "code": err.status()}}).to_string().into_bytes()
-    }
-}
-
-struct Unimplemented;
-
-impl ResponseWriter for Unimplemented {
-    fn content_type(&self) -> &'static str {
-        "application/json"
-    }
-    fn write(&mut self, _event: &StreamEvent, _out: &mut Vec<u8>) {}
-}
-
-pub fn response_writer(_stream: bool, _meta: ResponseMeta) -> Box<dyn ResponseWriter> {
-    Box::new(Unimplemented)
-}
-
-pub fn models_list(_models: &[ModelCard]) -> Vec<u8> {
-    b"{}".to_vec()
-}
-
+/// Chat Completions has no token-counting endpoint.
 pub fn count_tokens(_body: &[u8], _hints: &RequestHints) -> Result<Vec<u8>, GatewayError> {
-    Err(GatewayError::new(ErrorKind::NotFound, "this API is not implemented yet"))
+    Err(GatewayError::new(
+        ErrorKind::NotFound,
+        "the Chat Completions API has no token-counting endpoint",
+    ))
+}
+
+/// The wire name of a stop reason. A conversation that outgrew the context window is cut off
+/// like a too-long answer: OpenAI has no separate reason for it.
+pub(crate) fn finish_reason(reason: StopReason) -> &'static str {
+    match reason {
+        StopReason::EndTurn => "stop",
+        StopReason::MaxTokens | StopReason::ContextWindowExceeded => "length",
+        StopReason::ToolUse => "tool_calls",
+    }
+}
+
+/// Whether the client asked for the usage chunk (`stream_options.include_usage`).
+fn include_usage(meta: &ResponseMeta) -> bool {
+    meta.echo
+        .as_ref()
+        .and_then(|echo| echo.get(request::ECHO_INCLUDE_USAGE))
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn finish_reasons() {
+        assert_eq!(finish_reason(StopReason::EndTurn), "stop");
+        assert_eq!(finish_reason(StopReason::MaxTokens), "length");
+        assert_eq!(finish_reason(StopReason::ToolUse), "tool_calls");
+        assert_eq!(finish_reason(StopReason::ContextWindowExceeded), "length");
+    }
+
+    #[test]
+    fn include_usage_comes_from_the_echo() {
+        let mut meta = ResponseMeta {
+            id: "x".into(),
+            model: "m".into(),
+            input_tokens: 0,
+            created: 0,
+            thinking: false,
+            echo: None,
+        };
+        assert!(!include_usage(&meta));
+        meta.echo = Some(json!({"include_usage": false}));
+        assert!(!include_usage(&meta));
+        meta.echo = Some(json!({"include_usage": true}));
+        assert!(include_usage(&meta));
+    }
+
+    #[test]
+    fn writers_by_mode() {
+        let meta = ResponseMeta {
+            id: "x".into(),
+            model: "m".into(),
+            input_tokens: 0,
+            created: 0,
+            thinking: false,
+            echo: None,
+        };
+        assert_eq!(
+            response_writer(true, meta.clone()).content_type(),
+            "text/event-stream"
+        );
+        assert_eq!(
+            response_writer(false, meta).content_type(),
+            "application/json"
+        );
+        let err = count_tokens(b"{}", &RequestHints::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::NotFound);
+    }
 }

@@ -21,8 +21,8 @@ use std::fmt;
 use serde_json::{Map, Value};
 
 use crate::chat::{
-    Block, ChatRequest, Document, GatewayError, Image, Message, Role, SessionHints,
-    ThinkingConfig, Tool, ToolChoice,
+    Block, ChatRequest, Document, GatewayError, Image, Message, Role, SessionHints, ThinkingConfig,
+    Tool, ToolChoice,
 };
 use crate::dialect::RequestHints;
 
@@ -73,15 +73,21 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         .map(|n| u32::try_from(n).unwrap_or(u32::MAX));
     let stream = get(&mut root, at, "stream", boolean)?.unwrap_or(false);
     let include_usage = match get(&mut root, at, "stream_options", object)? {
-        Some(mut options) => {
-            get(&mut options, &at.key("stream_options"), "include_usage", boolean)?
-                .unwrap_or(false)
-        }
+        Some(mut options) => get(
+            &mut options,
+            &at.key("stream_options"),
+            "include_usage",
+            boolean,
+        )?
+        .unwrap_or(false),
         None => false,
     };
     if let Some(n) = get(&mut root, at, "n", unsigned)? {
         if n != 1 {
-            return Err(invalid(&at.key("n"), "only one choice (n = 1) is supported"));
+            return Err(invalid(
+                &at.key("n"),
+                "only one choice (n = 1) is supported",
+            ));
         }
     }
     // Kiro decides by itself whether to call tools in parallel; the flag is only checked.
@@ -390,7 +396,9 @@ fn assistant_content(content: Value, at: &Path, blocks: &mut Vec<Block>) -> Resu
                 let part_at = at.index(i);
                 let mut part = object(part, &part_at)?;
                 match require(&mut part, &part_at, "type", string)?.as_str() {
-                    "text" => blocks.push(Block::Text(require(&mut part, &part_at, "text", string)?)),
+                    "text" => {
+                        blocks.push(Block::Text(require(&mut part, &part_at, "text", string)?))
+                    }
                     "refusal" => blocks.push(Block::Text(require(
                         &mut part, &part_at, "refusal", string,
                     )?)),
@@ -619,7 +627,12 @@ fn parse_tool_choice(value: Value, at: &Path, tools: &mut Vec<Tool>) -> Result<T
                 let entry_at = list_at.index(i);
                 let mut entry = object(entry, &entry_at)?;
                 if let Some(mut function) = get(&mut entry, &entry_at, "function", object)? {
-                    names.push(require(&mut function, &entry_at.key("function"), "name", string)?);
+                    names.push(require(
+                        &mut function,
+                        &entry_at.key("function"),
+                        "name",
+                        string,
+                    )?);
                 }
             }
             tools.retain(|tool| names.contains(&tool.name));
@@ -686,7 +699,10 @@ fn parse_response_format(mut format: Obj, at: &Path) -> Result<Option<Value>> {
 /// Stickiness from the session header, else the first of `prompt_cache_key`,
 /// `safety_identifier` and `user`. Only a UUID header becomes Kiro's conversation id: the body
 /// keys may be shared by many conversations (one user, one cached prefix).
-fn session_hints(header: Option<&str>, body_keys: impl Iterator<Item = String>) -> SessionHints {
+fn session_hints(
+    header: Option<&str>,
+    mut body_keys: impl Iterator<Item = String>,
+) -> SessionHints {
     let usable = |key: &str| !key.trim().is_empty() && key.len() <= MAX_SESSION_KEY_LEN;
     let header = header.map(str::trim).filter(|h| usable(h));
     let conversation_id = header.and_then(|h| {
@@ -696,7 +712,7 @@ fn session_hints(header: Option<&str>, body_keys: impl Iterator<Item = String>) 
     });
     let session_key = match header {
         Some(header) => Some(header.to_owned()),
-        None => body_keys.into_iter().find(|k| usable(k)),
+        None => body_keys.find(|k| usable(k)),
     };
     SessionHints {
         conversation_id,
