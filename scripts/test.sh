@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/prereqs.sh
 ensure_build_tools
-ensure_python_sdks
+ensure_test_tools
 cargo test --all-targets "$@"

@@ -48,6 +48,7 @@ struct FileDocument {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<String>,
+    pub metrics_listen: Option<String>,
     pub api_keys: Option<Vec<String>>,
     pub region: Option<String>,
     pub credentials_file: Option<PathBuf>,
@@ -190,6 +191,8 @@ pub struct RetryPolicy {
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     pub listen: SocketAddr,
+    /// Where Prometheus metrics are served; `None` disables them.
+    pub metrics_listen: Option<SocketAddr>,
     /// Client API keys; empty means open (only allowed on loopback).
     pub api_keys: Vec<String>,
     pub region: String,
@@ -256,9 +259,24 @@ impl GatewayConfig {
             why,
         };
         let listen_str = f.listen.unwrap_or_else(|| "127.0.0.1:8080".to_string());
-        let listen: SocketAddr = listen_str
-            .parse()
-            .map_err(|_| bad("listen", format!("`{listen_str}` is not an IP:port address")))?;
+        let listen: SocketAddr = listen_str.parse().map_err(|_| {
+            bad(
+                "listen",
+                format!("`{listen_str}` is not an IP:port address"),
+            )
+        })?;
+        let metrics_listen = match f.metrics_listen.as_deref() {
+            None | Some("") => None,
+            Some(addr) => Some(addr.parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "metrics_listen",
+                    format!("`{addr}` is not an IP:port address"),
+                )
+            })?),
+        };
+        if metrics_listen == Some(listen) {
+            return Err(bad("metrics_listen", "must differ from `listen`".into()));
+        }
         let api_keys: Vec<String> = match env_keys {
             Some(keys) => keys
                 .split(',')
@@ -278,12 +296,22 @@ impl GatewayConfig {
             ));
         }
         let region = f.region.unwrap_or_else(|| "us-east-1".to_string());
-        if region.is_empty() || !region.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(bad("region", format!("`{region}` is not an AWS region name")));
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(bad(
+                "region",
+                format!("`{region}` is not an AWS region name"),
+            ));
         }
         let endpoints = f.endpoints.unwrap_or_default();
-        let chat = endpoints.chat.unwrap_or_else(|| DEFAULT_CHAT_URL.to_string());
-        let chat_url = UpstreamUrl::parse(&chat, &region).map_err(|why| bad("endpoints.chat", why))?;
+        let chat = endpoints
+            .chat
+            .unwrap_or_else(|| DEFAULT_CHAT_URL.to_string());
+        let chat_url =
+            UpstreamUrl::parse(&chat, &region).map_err(|why| bad("endpoints.chat", why))?;
         let social_refresh_url = endpoints
             .social_refresh
             .unwrap_or_else(|| DEFAULT_SOCIAL_REFRESH_URL.to_string());
@@ -307,7 +335,10 @@ impl GatewayConfig {
             return Err(bad("retry.max_attempts", "must be between 1 and 32".into()));
         }
         if retry.attempts_per_account == 0 {
-            return Err(bad("retry.attempts_per_account", "must be at least 1".into()));
+            return Err(bad(
+                "retry.attempts_per_account",
+                "must be at least 1".into(),
+            ));
         }
         let limits = f.limits.unwrap_or_default();
         let max_body_bytes = limits.max_body_bytes.unwrap_or(16 * 1024 * 1024);
@@ -320,11 +351,15 @@ impl GatewayConfig {
             let ok = (id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()))
                 || uuid::Uuid::parse_str(id).is_ok();
             if !ok {
-                return Err(bad("machine_id", "must be 64 hex characters or a UUID".into()));
+                return Err(bad(
+                    "machine_id",
+                    "must be 64 hex characters or a UUID".into(),
+                ));
             }
         }
         Ok(GatewayConfig {
             listen,
+            metrics_listen,
             api_keys,
             region,
             credentials_file: f.credentials_file,
@@ -376,6 +411,17 @@ mod tests {
         assert_eq!(c.chat_url.path, "/generateAssistantResponse");
         assert_eq!(c.retry.max_attempts, 9);
         assert!(c.api_keys.is_empty());
+        assert_eq!(c.metrics_listen, None);
+    }
+
+    #[test]
+    fn metrics_get_their_own_listener() {
+        let c = GatewayConfig::from_yaml("kiro_edge:\n  metrics_listen: 127.0.0.1:9464\n", None)
+            .unwrap();
+        assert_eq!(c.metrics_listen, Some("127.0.0.1:9464".parse().unwrap()));
+        let e = GatewayConfig::from_yaml("kiro_edge:\n  metrics_listen: 127.0.0.1:8080\n", None)
+            .unwrap_err();
+        assert_eq!(e.key, "kiro_edge.metrics_listen");
     }
 
     #[test]
@@ -406,11 +452,8 @@ mod tests {
         let e = GatewayConfig::from_yaml("kiro_edge:\n  listen: 0.0.0.0:80\n", None).unwrap_err();
         assert_eq!(e.key, "kiro_edge.api_keys");
 
-        let e = GatewayConfig::from_yaml(
-            "kiro_edge:\n  endpoints:\n    chat: ftp://x/y\n",
-            None,
-        )
-        .unwrap_err();
+        let e = GatewayConfig::from_yaml("kiro_edge:\n  endpoints:\n    chat: ftp://x/y\n", None)
+            .unwrap_err();
         assert_eq!(e.key, "kiro_edge.endpoints.chat");
     }
 
@@ -420,7 +463,10 @@ mod tests {
         assert_eq!(u.host, "q.eu-west-1.amazonaws.com");
         assert_eq!(u.path, "/x?y=1");
         let u = UpstreamUrl::parse("http://localhost:81", "r").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("localhost", 81, "/"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("localhost", 81, "/")
+        );
         assert!(UpstreamUrl::parse("http://:81/", "r").is_err());
         assert!(UpstreamUrl::parse("http://h:99999/", "r").is_err());
     }

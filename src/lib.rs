@@ -10,12 +10,14 @@
 //! - [`accounts`]: credentials, token refresh, the account pool.
 //! - [`upstream`]: outbound HTTP(S) on Pingora's connector (refresh, usage, models).
 //! - [`config`]: the YAML configuration.
+//! - [`metrics`]: Prometheus metrics.
 
 pub mod accounts;
 pub mod chat;
 pub mod config;
 pub mod dialect;
 pub mod kiro;
+pub mod metrics;
 pub mod pipeline;
 pub mod proxy;
 pub mod upstream;

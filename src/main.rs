@@ -3,10 +3,13 @@
 
 use kiro_edge::accounts::{AccountSettings, Accounts, RefreshService};
 use kiro_edge::config::GatewayConfig;
+use kiro_edge::metrics;
+use kiro_edge::proxy::service::{DrainService, GatewayApp};
 use kiro_edge::proxy::Gateway;
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::Server;
 use pingora_core::services::background::background_service;
+use pingora_core::services::listening::Service;
 use std::process::exit;
 use std::sync::Arc;
 
@@ -36,7 +39,10 @@ fn main() {
         );
     }
     if cfg.api_keys.is_empty() {
-        log::warn!("no API key configured: any client on {} is served", cfg.listen);
+        log::warn!(
+            "no API key configured: any client on {} is served",
+            cfg.listen
+        );
     }
 
     let mut server = match &opt.conf {
@@ -55,19 +61,31 @@ fn main() {
     server.bootstrap();
 
     let accounts = Arc::new(accounts);
+    metrics::init();
     let refresher = background_service(
         "token refresher",
         RefreshService::new(accounts.clone(), cfg.refresh_ahead),
     );
-    let mut proxy = pingora_proxy::http_proxy_service_with_name(
-        &server.configuration,
-        Gateway::new(cfg.clone(), accounts),
-        "kiro-edge",
+    let drain = background_service("drain", DrainService::new(accounts.clone()));
+    let proxy =
+        pingora_proxy::http_proxy(&server.configuration, Gateway::new(cfg.clone(), accounts));
+    let mut gateway = Service::new("kiro-edge".to_string(), GatewayApp::new(proxy));
+    gateway.add_tcp(&cfg.listen.to_string());
+    log::info!(
+        "kiro-edge {} listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.listen
     );
-    proxy.add_tcp(&cfg.listen.to_string());
-    log::info!("kiro-edge {} listening on {}", env!("CARGO_PKG_VERSION"), cfg.listen);
     server.add_service(refresher);
-    server.add_service(proxy);
+    server.add_service(drain);
+    server.add_service(gateway);
+    if let Some(addr) = cfg.metrics_listen {
+        let mut prometheus = pingora_prometheus::prometheus_http_service();
+        prometheus.add_tcp(&addr.to_string());
+        prometheus.threads = Some(1);
+        server.add_service(prometheus);
+        log::info!("metrics on http://{addr}/metrics");
+    }
     server.run_forever();
 }
 

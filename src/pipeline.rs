@@ -2,13 +2,15 @@
 //! request bytes ([`prepare`]), and Kiro event-stream bytes → client bytes
 //! ([`ResponseTranslator`]). The proxy hooks only move bytes through these.
 
-use crate::chat::{estimate, ErrorKind, GatewayError, ResponseMeta, StreamEvent};
+use crate::chat::{
+    estimate, ErrorKind, GatewayError, ResponseMeta, StopReason, StreamEvent, Usage,
+};
 use crate::dialect::{Dialect, RequestHints, ResponseWriter};
+use crate::kiro::events;
 use crate::kiro::eventstream::{DecodeError, Decoder};
 use crate::kiro::models::{self, ModelInfo, ModelSettings};
 use crate::kiro::request::{self, BuildOptions, KiroRequest};
 use crate::kiro::response::{AssemblerConfig, ResponseAssembler};
-use crate::kiro::events;
 use bytes::Bytes;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -93,6 +95,17 @@ pub struct ResponseTranslator {
     events: Vec<StreamEvent>,
     started: bool,
     skipped_frames: u32,
+    outcome: Option<Outcome>,
+}
+
+/// How a translated response ended, for logs and metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Finished {
+        stop_reason: StopReason,
+        usage: Usage,
+    },
+    Failed(ErrorKind),
 }
 
 impl ResponseTranslator {
@@ -105,6 +118,7 @@ impl ResponseTranslator {
             events: Vec::with_capacity(16),
             started: false,
             skipped_frames: 0,
+            outcome: None,
         }
     }
 
@@ -194,8 +208,28 @@ impl ResponseTranslator {
         }
     }
 
+    /// How the response ended, once it has.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// The finished response document, for dialects that store responses.
+    pub fn stored_document(&self) -> Option<serde_json::Value> {
+        self.writer.stored_document()
+    }
+
     fn drain(&mut self, out: &mut Vec<u8>) {
         for event in self.events.drain(..) {
+            match &event {
+                StreamEvent::Finish { stop_reason, usage } => {
+                    self.outcome = Some(Outcome::Finished {
+                        stop_reason: *stop_reason,
+                        usage: *usage,
+                    })
+                }
+                StreamEvent::Error(err) => self.outcome = Some(Outcome::Failed(err.kind)),
+                _ => {}
+            }
             self.writer.write(&event, out);
         }
     }

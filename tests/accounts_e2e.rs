@@ -36,23 +36,36 @@ fn the_background_service_refreshes_ahead_of_expiry_and_writes_back() {
         let file = stored(&gw);
         let entry = &file[0];
         if entry["refreshToken"] != old_refresh.as_str() {
-            assert!(entry["refreshToken"].as_str().unwrap().starts_with("mock-rt-"));
+            assert!(entry["refreshToken"]
+                .as_str()
+                .unwrap()
+                .starts_with("mock-rt-"));
             assert_ne!(entry["accessToken"], "stale-ahead");
             assert_eq!(entry["id"], "ahead", "other fields are kept");
             break;
         }
-        assert!(Instant::now() < deadline, "rotated token never written back: {file}");
+        assert!(
+            Instant::now() < deadline,
+            "rotated token never written back: {file}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(gw.credentials_path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(gw.credentials_path())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     // And the new token works.
-    let resp = post_json(&gw, "/v1/messages", &json!({"model": "claude-sonnet-4-5", "max_tokens": 9,
-        "messages": [{"role": "user", "content": "hi"}]}));
+    let resp = post_json(
+        &gw,
+        "/v1/messages",
+        &json!({"model": "claude-sonnet-4-5", "max_tokens": 9,
+        "messages": [{"role": "user", "content": "hi"}]}),
+    );
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(refreshes(&mock), 1);
 }
@@ -71,13 +84,24 @@ fn a_hundred_concurrent_requests_on_an_expired_token_refresh_once() {
         .map(|_| {
             let body = body.clone();
             std::thread::spawn(move || {
-                http(addr, "POST", "/v1/messages", &[("x-api-key", API_KEY)], &body).status
+                http(
+                    addr,
+                    "POST",
+                    "/v1/messages",
+                    &[("x-api-key", API_KEY)],
+                    &body,
+                )
+                .status
             })
         })
         .collect();
     let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    assert_eq!(refreshes(&mock), 1, "exactly one refresh for the whole burst");
+    assert_eq!(
+        refreshes(&mock),
+        1,
+        "exactly one refresh for the whole burst"
+    );
 }
 
 #[test]
@@ -86,8 +110,12 @@ fn an_invalid_refresh_token_is_reported_not_retried_forever() {
     let mut cred = social_credential("dead", 60);
     cred["refreshToken"] = json!(format!("mock-rt-invalid-{}", "x".repeat(120)));
     let gw = start_gateway(&mock, &json!([cred]), "");
-    let resp = post_json(&gw, "/v1/messages", &json!({"model": "claude-sonnet-4-5", "max_tokens": 9,
-        "messages": [{"role": "user", "content": "hi"}]}));
+    let resp = post_json(
+        &gw,
+        "/v1/messages",
+        &json!({"model": "claude-sonnet-4-5", "max_tokens": 9,
+        "messages": [{"role": "user", "content": "hi"}]}),
+    );
     assert_eq!(resp.status, 503, "{}", resp.text());
     assert_eq!(resp.json()["error"]["type"], "overloaded_error");
     let health = http(gw.proc.addr, "GET", "/health", &[], b"").json();

@@ -40,7 +40,11 @@ fn checked_sse(resp: &Response) -> Vec<(String, Value)> {
         .map(|(e, d)| (e.expect("every event has an event: line"), d))
         .collect();
     for (name, data) in &events {
-        assert_eq!(data["type"], name.as_str(), "data type equals the event name");
+        assert_eq!(
+            data["type"],
+            name.as_str(),
+            "data type equals the event name"
+        );
     }
     assert_eq!(events.first().map(|e| e.0.as_str()), Some("message_start"));
     assert_eq!(events.last().map(|e| e.0.as_str()), Some("message_stop"));
@@ -140,7 +144,10 @@ fn tool_round_trip() {
         .filter(|(_, d)| d["delta"]["type"] == "input_json_delta")
         .map(|(_, d)| d["delta"]["partial_json"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(serde_json::from_str::<Value>(&args).unwrap(), json!({"city": "Paris"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&args).unwrap(),
+        json!({"city": "Paris"})
+    );
     let delta = events.iter().find(|(e, _)| e == "message_delta").unwrap();
     assert_eq!(delta.1["delta"]["stop_reason"], "tool_use");
 
@@ -160,7 +167,10 @@ fn tool_round_trip() {
     });
     let resp = post_json(&gw, "/v1/messages", &second);
     assert_eq!(resp.status, 200, "{}", resp.text());
-    let text = resp.json()["content"][0]["text"].as_str().unwrap().to_string();
+    let text = resp.json()["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(text.starts_with("MOCK_TOOL_RESULT: 18°C"), "{text}");
     let log = chat_log(&mock);
     assert!(log.iter().all(|r| r["verdict"] == "accepted"), "{log:?}");
@@ -181,7 +191,8 @@ fn images_reach_kiro_and_url_images_are_refused() {
     });
     let resp = post_json(&gw, "/v1/messages", &body);
     assert_eq!(resp.status, 200, "{}", resp.text());
-    let sent = &chat_log(&mock)[0]["body"]["conversationState"]["currentMessage"]["userInputMessage"];
+    let sent =
+        &chat_log(&mock)[0]["body"]["conversationState"]["currentMessage"]["userInputMessage"];
     assert_eq!(sent["images"][0]["format"], "png");
     assert_eq!(sent["images"][0]["source"]["bytes"], PNG);
 
@@ -194,7 +205,10 @@ fn images_reach_kiro_and_url_images_are_refused() {
     let resp = post_json(&gw, "/v1/messages", &url);
     assert_eq!(resp.status, 400);
     assert_eq!(resp.json()["error"]["type"], "invalid_request_error");
-    assert!(resp.json()["error"]["message"].as_str().unwrap().contains("URL images"));
+    assert!(resp.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("URL images"));
 }
 
 #[test]
@@ -218,21 +232,32 @@ fn thinking_becomes_thinking_blocks() {
         .filter(|(_, d)| d["delta"]["type"] == "thinking_delta")
         .map(|(_, d)| d["delta"]["thinking"].as_str().unwrap().to_string())
         .collect();
-    assert!(!thinking.is_empty() && !thinking.contains("<thinking>"), "{thinking:?}");
+    assert!(
+        !thinking.is_empty() && !thinking.contains("<thinking>"),
+        "{thinking:?}"
+    );
     assert!(!text_of(&events).contains("thinking>"));
-    assert!(events.iter().any(|(_, d)| d["delta"]["type"] == "signature_delta"));
+    assert!(events
+        .iter()
+        .any(|(_, d)| d["delta"]["type"] == "signature_delta"));
     // The request told Kiro to think.
     let history = &chat_log(&mock)[0]["body"]["conversationState"]["history"];
-    assert!(history.to_string().contains("<thinking_mode>enabled</thinking_mode>"));
+    assert!(history
+        .to_string()
+        .contains("<thinking_mode>enabled</thinking_mode>"));
 }
 
 #[test]
 fn local_endpoints() {
     let (_mock, gw) = setup();
     let key = [("x-api-key", API_KEY), ("anthropic-version", "2023-06-01")];
-    let count = post_json(&gw, "/v1/messages/count_tokens?beta=true", &json!({
-        "model": MODEL, "messages": [{"role": "user", "content": "count these words please"}]
-    }));
+    let count = post_json(
+        &gw,
+        "/v1/messages/count_tokens?beta=true",
+        &json!({
+            "model": MODEL, "messages": [{"role": "user", "content": "count these words please"}]
+        }),
+    );
     assert_eq!(count.status, 200, "{}", count.text());
     assert!(count.json()["input_tokens"].as_u64().unwrap() > 0);
 
@@ -244,7 +269,10 @@ fn local_endpoints() {
         .iter()
         .map(|m| m["id"].as_str().unwrap().to_string())
         .collect();
-    assert!(ids.iter().any(|id| id.starts_with("claude-sonnet")), "{ids:?}");
+    assert!(
+        ids.iter().any(|id| id.starts_with("claude-sonnet")),
+        "{ids:?}"
+    );
 
     let probe = http(gw.proc.addr, "HEAD", "/", &[], b"");
     assert_eq!(probe.status, 200);
@@ -253,7 +281,10 @@ fn local_endpoints() {
     let health = health.json();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["accounts"].as_array().unwrap().len(), 1);
-    assert!(!health.to_string().contains("mock-rt-"), "no secrets in /health");
+    assert!(
+        !health.to_string().contains("mock-rt-"),
+        "no secrets in /health"
+    );
 
     let missing = http(gw.proc.addr, "GET", "/v1/nothing", &key, b"");
     assert_eq!(missing.status, 404);
@@ -293,12 +324,23 @@ fn bad_requests_get_anthropic_errors() {
     assert_eq!(resp.json()["error"]["type"], "invalid_request_error");
     assert_eq!(resp.header("x-should-retry"), Some("false"));
 
-    let resp = post_json(&gw, "/v1/messages", &json!({"model": MODEL, "messages": "nope"}));
+    let resp = post_json(
+        &gw,
+        "/v1/messages",
+        &json!({"model": MODEL, "messages": "nope"}),
+    );
     assert_eq!(resp.status, 400);
-    assert!(resp.json()["error"]["message"].as_str().unwrap().contains("messages"));
+    assert!(resp.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("messages"));
 
-    let resp = post_json(&gw, "/v1/messages", &json!({"model": "gpt-4o", "max_tokens": 5,
-        "messages": [{"role": "user", "content": "hi"}]}));
+    let resp = post_json(
+        &gw,
+        "/v1/messages",
+        &json!({"model": "gpt-4o", "max_tokens": 5,
+        "messages": [{"role": "user", "content": "hi"}]}),
+    );
     assert_eq!(resp.status, 400, "{}", resp.text());
     assert!(chat_log(&mock).is_empty(), "nothing reached Kiro");
 }
@@ -311,7 +353,10 @@ fn upstream_error_classes_are_mapped() {
     let resp = post_json(&gw, "/v1/messages", &ask("long", false));
     assert_eq!(resp.status, 400, "{}", resp.text());
     assert_eq!(resp.json()["error"]["type"], "invalid_request_error");
-    assert!(resp.json()["error"]["message"].as_str().unwrap().starts_with("Prompt is too long"));
+    assert!(resp.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Prompt is too long"));
     assert_eq!(chat_log(&mock).len(), 1, "a 400 is not retried");
 
     // Throttled on every attempt: the client gets a 429 rate_limit_error with retry-after.
@@ -320,7 +365,11 @@ fn upstream_error_classes_are_mapped() {
     assert_eq!(resp.status, 429, "{}", resp.text());
     assert_eq!(resp.json()["error"]["type"], "rate_limit_error");
     assert!(resp.header("retry-after").is_some());
-    assert_eq!(chat_log(&mock).len(), 1 + 3, "three attempts on the only account");
+    assert_eq!(
+        chat_log(&mock).len(),
+        1 + 3,
+        "three attempts on the only account"
+    );
 }
 
 #[test]
@@ -353,7 +402,10 @@ fn a_rejected_token_is_refreshed_and_the_request_retried() {
     assert!(refreshes >= 1, "forced refresh: {stats}");
     let log = chat_log(&mock);
     assert_eq!(log.len(), 2);
-    assert_ne!(log[0]["bearer"], log[1]["bearer"], "the retry used the new token");
+    assert_ne!(
+        log[0]["bearer"], log[1]["bearer"],
+        "the retry used the new token"
+    );
 }
 
 #[test]
@@ -385,8 +437,11 @@ fn mid_stream_failures_end_the_stream_cleanly() {
 /// padded by extra turns.
 fn claude_code_body(size: usize) -> Value {
     let capture: Value = serde_json::from_slice(
-        &std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/claude-code.tool.messages-tool-result.json"))
-            .unwrap(),
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/claude-code.tool.messages-tool-result.json"
+        ))
+        .unwrap(),
     )
     .unwrap();
     let mut body = capture["body"].clone();
@@ -454,8 +509,16 @@ fn a_large_body_is_resent_exactly_after_a_429() {
     assert_eq!(log[1]["verdict"], "accepted", "{}", log[1]["reason"]);
     assert_eq!(log[0]["body_len"], log[1]["body_len"]);
     assert!(log[0]["body_len"].as_u64().unwrap() > 64 * 1024);
-    let fingerprint = |r: &Value| r.get("body_sha256").cloned().unwrap_or_else(|| r["body"].clone());
-    assert_eq!(fingerprint(&log[0]), fingerprint(&log[1]), "identical converted body both times");
+    let fingerprint = |r: &Value| {
+        r.get("body_sha256")
+            .cloned()
+            .unwrap_or_else(|| r["body"].clone())
+    };
+    assert_eq!(
+        fingerprint(&log[0]),
+        fingerprint(&log[1]),
+        "identical converted body both times"
+    );
 }
 
 #[test]
@@ -464,7 +527,10 @@ fn oversized_conversations_get_a_clear_error_before_kiro() {
     let body = claude_code_body(900_000);
     let resp = post_json(&gw, "/v1/messages", &body);
     assert_eq!(resp.status, 400, "{}", resp.text());
-    let msg = resp.json()["error"]["message"].as_str().unwrap().to_string();
+    let msg = resp.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(msg.starts_with("Prompt is too long"), "{msg}");
     assert!(chat_log(&mock).is_empty());
 }

@@ -70,8 +70,25 @@ pub struct Credential {
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// A display name for logs and `/health`; defaults to the `id`, then the email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Lower is tried first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
+    /// Share of requests under the `balanced` and `round-robin` strategies (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
+    /// Kiro model ids or globs (`claude-sonnet-*`) this account may serve; absent: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_models: Option<Vec<String>>,
+    /// Pacing overrides (see `PoolSettings::pacing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_interval_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpm: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,6 +130,7 @@ impl fmt::Debug for Credential {
             .field("kiro_api_key", &present(&self.kiro_api_key))
             .field("expires_at", &self.expires_at)
             .field("profile_arn", &self.profile_arn)
+            .field("name", &self.name)
             .field("priority", &self.priority)
             .field("disabled", &self.disabled)
             .finish_non_exhaustive()
@@ -151,8 +169,16 @@ impl Credential {
         self.expires_at.as_deref().and_then(parse_rfc3339_millis)
     }
 
-    /// A display name: the `id`, else the email, else `None`.
+    /// A display name: the `name`, else the `id`, else the email, else `None`.
     pub fn label(&self) -> Option<String> {
+        if let Some(name) = self
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            return Some(name.to_string());
+        }
         match &self.id {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
             Some(Value::Number(n)) => Some(n.to_string()),
@@ -591,6 +617,27 @@ mod tests {
         let back: Value = serde_json::from_str(&serialize_credentials(&file).unwrap()).unwrap();
         assert_eq!(back, serde_json::from_str::<Value>(text).unwrap());
         assert!(parse_credentials("  \n").unwrap().entries.is_empty());
+    }
+
+    #[test]
+    fn pool_fields_parse_and_round_trip() {
+        let text = r#"[{"refreshToken":"r","name":"work","id":3,"priority":2,"weight":3,
+            "allowedModels":["claude-sonnet-*"],"maxConcurrent":2,"minIntervalMs":500,"rpm":20,
+            "disabled":false,"apiRegion":"eu-central-1","x-other":true}]"#;
+        let file = parse_credentials(text).unwrap();
+        let c = &file.entries[0];
+        assert_eq!(c.label().as_deref(), Some("work"));
+        assert_eq!(c.weight, Some(3));
+        assert_eq!(
+            c.allowed_models.as_deref(),
+            Some(&["claude-sonnet-*".to_string()][..])
+        );
+        assert_eq!(
+            (c.max_concurrent, c.min_interval_ms, c.rpm),
+            (Some(2), Some(500), Some(20))
+        );
+        let back: Value = serde_json::from_str(&serialize_credentials(&file).unwrap()).unwrap();
+        assert_eq!(back, serde_json::from_str::<Value>(text).unwrap());
     }
 
     #[test]

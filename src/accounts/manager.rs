@@ -17,9 +17,13 @@ use super::credentials::{
 };
 use super::discovery::{discover, KIRO_IDE_TOKEN_FILE};
 use super::machine_id::{self, MachineIdInputs};
-use super::pool::{AccountId, AccountStatus, DisableReason, Pool, PoolMember};
+use super::pool::{
+    AccountId, AccountStatus, Advice, Busy, DisableReason, Outcome, Permit, Pool, PoolMember,
+};
 use super::refresh::{self, expand_region, RefreshError, RefreshTarget, RefreshedToken};
+use super::settings::{AccountLimits, PoolSettings};
 use super::time::{format_rfc3339_millis, now_millis};
+use super::usage::{self, RestCaller};
 use crate::upstream::HttpClient;
 
 /// The profile ARN shared by social (GitHub/Google) logins (kiro-protocol.md §1.8).
@@ -58,6 +62,12 @@ pub struct AccountSettings {
     pub lazy_refresh_margin: Duration,
     /// Where to look for local logins; `$HOME` when `None`.
     pub home_dir: Option<PathBuf>,
+    /// `getUsageLimits`; `{region}` is `us-east-1` or `eu-central-1` (see `usage::rest_region`).
+    pub usage_url: String,
+    /// `ListAvailableModels`; `{region}` as for `usage_url`.
+    pub models_url: String,
+    /// Strategy, stickiness, cool-downs, pacing and quota polling.
+    pub pool: PoolSettings,
 }
 
 impl Default for AccountSettings {
@@ -73,6 +83,9 @@ impl Default for AccountSettings {
             refresh_margin: Duration::from_secs(15 * 60),
             lazy_refresh_margin: Duration::from_secs(10 * 60),
             home_dir: None,
+            usage_url: "https://q.{region}.amazonaws.com/getUsageLimits".into(),
+            models_url: "https://q.{region}.amazonaws.com/ListAvailableModels".into(),
+            pool: PoolSettings::default(),
         }
     }
 }
@@ -273,7 +286,7 @@ impl Accounts {
         if builder.accounts.is_empty() {
             return Err(AccountsError::NoAccounts { looked_in });
         }
-        let pool = Pool::new(builder.members);
+        let pool = Pool::new(builder.members, settings.pool.clone());
         Ok(Accounts {
             settings,
             accounts: builder.accounts,
@@ -296,17 +309,120 @@ impl Accounts {
         &self.client
     }
 
-    /// The accounts to try for `model`, best first.
-    pub fn plan(&self, model: &str) -> Vec<AccountId> {
-        self.pool.plan(model)
+    /// The pool settings in force.
+    pub fn pool_settings(&self) -> &PoolSettings {
+        self.pool.settings()
     }
 
+    /// The accounts to try for `model` (a Kiro model id), best first, without a session.
+    /// Kept for existing callers; prefer [`Accounts::plan_for`].
+    pub fn plan(&self, model: &str) -> Vec<AccountId> {
+        self.pool.plan(model, None)
+    }
+
+    /// The accounts to try for `model` (a Kiro model id), best first; empty when none can
+    /// serve it now. A `session` pinned to a usable account puts that account first; the rest
+    /// follow the strategy, for failover.
+    pub fn plan_for(&self, model: &str, session: Option<&str>) -> Vec<AccountId> {
+        self.pool.plan(model, session)
+    }
+
+    /// How many accounts could serve `model` now (`""`: any). Unlike planning, this does not
+    /// advance the round-robin rotation: use it for `/health`.
+    pub fn usable_count(&self, model: &str) -> usize {
+        self.pool.usable_count(model)
+    }
+
+    /// Pins `session` to `id` for the sticky TTL (sliding). Call after a success on `id`; the
+    /// pin moves when a session's request succeeds on another account.
+    pub fn pin(&self, session: &str, id: AccountId) {
+        self.pool.pin(session, id);
+    }
+
+    /// Records how one attempt on `id` ended (once per attempt) and returns the pool's advice
+    /// for the next attempt.
+    pub fn report(&self, id: AccountId, outcome: Outcome) -> Advice {
+        self.pool.report(id, outcome)
+    }
+
+    /// A pacing slot on `id` (concurrency, spacing, per-minute limits, the global limit),
+    /// waiting at most `PoolSettings::max_pacing_wait`. Keep the permit until the response
+    /// has ended; dropping it frees the slot.
+    pub async fn acquire(&self, id: AccountId) -> Result<Permit, Busy> {
+        self.pool.acquire(id).await
+    }
+
+    /// `Some(0)` when an account is available; else the time until the first one returns
+    /// from a cool-down or exhaustion (for `retry-after`); `None` when all are disabled.
+    pub fn earliest_available(&self) -> Option<Duration> {
+        self.pool.earliest_available()
+    }
+
+    /// The Kiro model ids the pool can serve (the union of the polled `ListAvailableModels`
+    /// of the accounts in rotation), sorted; empty until polled.
+    pub fn available_models(&self) -> Vec<String> {
+        self.pool.available_models()
+    }
+
+    /// Compatibility wrapper: `report(id, Outcome::Success { credits: None })`.
     pub fn report_success(&self, id: AccountId) {
         self.pool.report_success(id);
     }
 
+    /// Compatibility wrapper: counts a failure and shows `reason` as the last error; never
+    /// changes the account's state.
     pub fn report_failure(&self, id: AccountId, reason: &str) {
         self.pool.report_failure(id, reason);
+    }
+
+    /// Polls `getUsageLimits` and `ListAvailableModels` for every account that is not
+    /// disabled, one after another with `spacing` between accounts. Returns how many accounts
+    /// answered. Failures are logged and leave the last known values in place.
+    pub async fn poll_usage(&self, spacing: Duration) -> usize {
+        let mut answered = 0;
+        for (i, account) in self.accounts.iter().enumerate() {
+            if self.pool.disabled_reason(account.id).is_some() {
+                continue;
+            }
+            if i > 0 && !spacing.is_zero() {
+                tokio::time::sleep(spacing).await;
+            }
+            let auth = match self.auth(account.id).await {
+                Ok(auth) => auth,
+                Err(e) => {
+                    log::debug!("usage poll of {} skipped: {e}", account.name);
+                    continue;
+                }
+            };
+            let caller = RestCaller {
+                bearer: &auth.bearer,
+                token_type: auth.token_type,
+                machine_id: &account.machine_id,
+                auth_region: &account.auth_region,
+            };
+            match usage::fetch_usage(&self.client, &self.settings.usage_url, &caller).await {
+                Ok(snapshot) => {
+                    log::debug!(
+                        "quota of {}: {:.2} of {:.2} credits left ({})",
+                        account.name,
+                        snapshot.remaining(),
+                        snapshot.limit,
+                        snapshot
+                            .subscription
+                            .as_deref()
+                            .unwrap_or("unknown subscription")
+                    );
+                    self.pool.set_usage(account.id, snapshot);
+                    answered += 1;
+                }
+                Err(e) => log::warn!("getUsageLimits for {} failed: {e}", account.name),
+            }
+            match usage::fetch_models(&self.client, &self.settings.models_url, &caller).await {
+                Ok(models) => self.pool.set_models(account.id, models),
+                Err(e) => log::warn!("ListAvailableModels for {} failed: {e}", account.name),
+            }
+        }
+        answered
     }
 
     /// Per-account facts for `/health`, in priority order. No secrets.
@@ -804,7 +920,14 @@ impl Builder {
             self.members.push(PoolMember {
                 name: name.clone(),
                 method,
-                priority: base_priority.saturating_add(credential.priority.unwrap_or(0)),
+                limits: AccountLimits {
+                    priority: base_priority.saturating_add(credential.priority.unwrap_or(0)),
+                    weight: credential.weight.unwrap_or(1).max(1),
+                    allowed_models: credential.allowed_models.clone().unwrap_or_default(),
+                    max_concurrent: credential.max_concurrent,
+                    min_interval: credential.min_interval_ms.map(Duration::from_millis),
+                    rpm: credential.rpm,
+                },
                 disabled,
             });
             self.accounts.push(Arc::new(Account {
@@ -1349,7 +1472,7 @@ mod tests {
             status
                 .iter()
                 .find(|s| s.id == AccountId(id))
-                .and_then(|s| s.disabled_reason.clone())
+                .and_then(|s| s.reason.clone())
                 .unwrap_or_default()
         };
         assert!(reason(1).contains("kerberos"));

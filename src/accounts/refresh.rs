@@ -17,7 +17,7 @@ use super::machine_id::system_version;
 use crate::upstream::{HttpClient, OutboundRequest, OutboundResponse};
 
 /// The Node.js version the Kiro IDE reports in its user agents.
-const NODE_VERSION: &str = "22.22.0";
+pub(crate) const NODE_VERSION: &str = "22.22.0";
 /// Kiro IDE tokens last an hour; used when a response leaves `expiresIn` out.
 const DEFAULT_EXPIRES_IN_SECS: i64 = 3600;
 /// Refresh tokens shorter than this are truncated copies (§4.3).

@@ -1,7 +1,8 @@
-//! The background refresher: a Pingora [`BackgroundService`] that refreshes tokens before they
-//! expire, so requests rarely pay for a refresh. Requests still refresh lazily as a fallback.
+//! The background services, Pingora [`BackgroundService`]s sharing one `Arc<Accounts>`:
+//! [`RefreshService`] refreshes tokens before they expire, so requests rarely pay for a refresh
+//! (requests still refresh lazily as a fallback); [`UsageService`] polls quota and model lists.
 //!
-//! It runs on its own Tokio runtime (Pingora gives every service one), which is why
+//! Each runs on its own Tokio runtime (Pingora gives every service one), which is why
 //! [`Accounts`] keeps no runtime-bound state.
 
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use async_trait::async_trait;
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 
+use super::clock::jitter;
 use super::manager::Accounts;
 
 /// How often the refresher looks at the accounts.
@@ -70,15 +72,55 @@ impl BackgroundService for RefreshService {
     }
 }
 
-/// A random duration in `[0, max)`. Random bits come from a v4 UUID, which is good enough to
-/// spread timers and saves a dependency.
-fn jitter(max: Duration) -> Duration {
-    let max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
-    if max_ms == 0 {
-        return Duration::ZERO;
+/// The first usage poll waits this long (plus jitter) after start-up, so that it does not
+/// compete with the start-up refreshes.
+const USAGE_FIRST_DELAY: Duration = Duration::from_secs(5);
+/// Pause between two accounts within one usage poll.
+const USAGE_SPACING: Duration = Duration::from_millis(500);
+
+/// Polls `getUsageLimits` and `ListAvailableModels` for every account every `interval`
+/// (plus up to 10 % jitter). A zero interval turns it off: the service returns at once.
+pub struct UsageService {
+    accounts: Arc<Accounts>,
+    interval: Duration,
+}
+
+impl UsageService {
+    /// `interval` is usually `PoolSettings::usage_poll_interval`.
+    pub fn new(accounts: Arc<Accounts>, interval: Duration) -> Self {
+        UsageService { accounts, interval }
     }
-    let (hi, _) = uuid::Uuid::new_v4().as_u64_pair();
-    Duration::from_millis(hi % max_ms)
+
+    /// One pass over the accounts; returns how many answered.
+    pub async fn poll(&self) -> usize {
+        self.accounts.poll_usage(USAGE_SPACING).await
+    }
+}
+
+#[async_trait]
+impl BackgroundService for UsageService {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        if self.interval.is_zero() {
+            log::info!("quota polling is off");
+            return;
+        }
+        let mut pause = USAGE_FIRST_DELAY + jitter(USAGE_FIRST_DELAY);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = shutdown.changed() => break,
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            tokio::select! {
+                n = self.poll() => log::debug!("quota poll: {n} account(s) answered"),
+                _ = shutdown.changed() => break,
+            }
+            pause = self.interval + jitter(self.interval / 10);
+        }
+        log::info!("quota poller stopped");
+    }
 }
 
 #[cfg(test)]
@@ -112,11 +154,26 @@ mod tests {
         std::fs::remove_dir_all(dir).ok();
     }
 
-    #[test]
-    fn jitter_stays_in_range() {
-        for _ in 0..200 {
-            assert!(jitter(Duration::from_millis(50)) < Duration::from_millis(50));
-        }
-        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
+    #[tokio::test]
+    async fn a_zero_usage_interval_returns_at_once() {
+        let dir = std::env::temp_dir().join(format!(
+            "kiro-edge-usage-svc-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.json");
+        std::fs::write(&file, r#"{"kiroApiKey":"ksk_1"}"#).unwrap();
+        let accounts = Accounts::load(crate::accounts::AccountSettings {
+            credentials_file: Some(file),
+            discover_local: false,
+            ..Default::default()
+        })
+        .unwrap();
+        let service = UsageService::new(Arc::new(accounts), Duration::ZERO);
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        tokio::time::timeout(Duration::from_secs(2), service.start(rx))
+            .await
+            .expect("returns at once");
+        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -90,6 +90,14 @@ pub fn format_rfc3339_millis(ms: i64) -> String {
     )
 }
 
+/// The first instant (Unix milliseconds) of the calendar month after the one holding `ms`,
+/// in UTC: when Kiro renews monthly quotas whose reset date is unknown.
+pub fn start_of_next_month_utc(ms: i64) -> i64 {
+    let (y, m, _) = civil_from_days(ms.div_euclid(86_400_000));
+    let (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    days_from_civil(y, m, 1).saturating_mul(86_400_000)
+}
+
 fn digits(s: &str, from: usize, to: usize) -> Option<i64> {
     let part = s.get(from..to)?;
     if !part.bytes().all(|c| c.is_ascii_digit()) {
@@ -178,6 +186,23 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339_millis(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn finds_the_next_month() {
+        let at = |s: &str| parse_rfc3339_millis(s).unwrap();
+        assert_eq!(
+            start_of_next_month_utc(at("2025-12-31T23:59:59.999Z")),
+            at("2026-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            start_of_next_month_utc(at("2024-02-01T00:00:00Z")),
+            at("2024-03-01T00:00:00Z")
+        );
+        assert_eq!(
+            start_of_next_month_utc(at("2025-06-15T12:00:00+05:00")),
+            at("2025-07-01T00:00:00Z")
+        );
     }
 
     #[test]

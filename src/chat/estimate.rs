@@ -29,7 +29,13 @@ pub fn output_tokens(text: &str) -> u64 {
     // Latin: 1/4 token a char; CJK: 2/3 token a char. Work in twelfths.
     let twelfths: u64 = text
         .chars()
-        .map(|c| if ('\u{4E00}'..='\u{9FFF}').contains(&c) { 8 } else { 3 })
+        .map(|c| {
+            if ('\u{4E00}'..='\u{9FFF}').contains(&c) {
+                8
+            } else {
+                3
+            }
+        })
         .sum();
     twelfths.div_ceil(12)
 }

@@ -75,9 +75,13 @@ mod tests {
         let h = chat_headers(&fp(), "tok", None, "inv-1");
         let get = |n: &str| h.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str());
         assert_eq!(get("authorization"), Some("Bearer tok"));
-        assert_eq!(get("x-amz-user-agent"), Some("aws-sdk-js/1.0.34 KiroIDE-0.11.107-ab12"));
-        assert!(get("user-agent").is_some_and(|ua| ua.contains("os/darwin#24.6.0")
-            && ua.ends_with("KiroIDE-0.11.107-ab12")));
+        assert_eq!(
+            get("x-amz-user-agent"),
+            Some("aws-sdk-js/1.0.34 KiroIDE-0.11.107-ab12")
+        );
+        assert!(get("user-agent").is_some_and(
+            |ua| ua.contains("os/darwin#24.6.0") && ua.ends_with("KiroIDE-0.11.107-ab12")
+        ));
         assert_eq!(get("amz-sdk-invocation-id"), Some("inv-1"));
         assert_eq!(get("tokentype"), None);
     }

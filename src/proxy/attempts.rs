@@ -231,7 +231,10 @@ mod tests {
     #[test]
     fn hiccups_prefer_another_account_but_retry_a_lone_one() {
         let mut plan = AttemptPlan::new(vec![1, 2], policy(9, 2));
-        assert_eq!(accounts_tried(&mut plan, &[Verdict::PreferNext; 3]), vec![1, 2, 2]);
+        assert_eq!(
+            accounts_tried(&mut plan, &[Verdict::PreferNext; 3]),
+            vec![1, 2, 2]
+        );
         let mut lone = AttemptPlan::new(vec![7], policy(9, 3));
         let seen = accounts_tried(&mut lone, &[Verdict::PreferNext; 5]);
         assert_eq!(seen, vec![7, 7, 7]);

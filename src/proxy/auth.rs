@@ -47,7 +47,10 @@ mod tests {
 
     #[test]
     fn finds_the_key_wherever_clients_put_it() {
-        assert_eq!(presented_key(headers(&[("x-api-key", "k1")]), None), Some("k1"));
+        assert_eq!(
+            presented_key(headers(&[("x-api-key", "k1")]), None),
+            Some("k1")
+        );
         assert_eq!(
             presented_key(headers(&[("authorization", "Bearer k2")]), None),
             Some("k2")
@@ -56,9 +59,18 @@ mod tests {
             presented_key(headers(&[("authorization", "bearer  k3 ")]), None),
             Some("k3")
         );
-        assert_eq!(presented_key(headers(&[("x-goog-api-key", "g")]), None), Some("g"));
-        assert_eq!(presented_key(headers(&[]), Some("alt=sse&key=q")), Some("q"));
-        assert_eq!(presented_key(headers(&[("authorization", "Basic x")]), None), None);
+        assert_eq!(
+            presented_key(headers(&[("x-goog-api-key", "g")]), None),
+            Some("g")
+        );
+        assert_eq!(
+            presented_key(headers(&[]), Some("alt=sse&key=q")),
+            Some("q")
+        );
+        assert_eq!(
+            presented_key(headers(&[("authorization", "Basic x")]), None),
+            None
+        );
         assert_eq!(presented_key(headers(&[]), Some("key=")), None);
     }
 

@@ -4,8 +4,10 @@ use super::attempts::AttemptPlan;
 use super::route::Route;
 use crate::accounts::{AccountId, UpstreamAuth};
 use crate::chat::GatewayError;
+use crate::metrics;
 use crate::pipeline::{PreparedRequest, ResponseTranslator};
 use bytes::Bytes;
+use pingora_prometheus::prometheus::IntGauge;
 use std::time::Instant;
 
 /// How the response body is being produced.
@@ -18,8 +20,30 @@ pub enum ResponseMode {
     UpstreamError { status: u16, body: Vec<u8> },
 }
 
+/// Holds a gauge up while alive: a request or stream counted as active until its context drops,
+/// whatever path the request took.
+pub struct GaugeGuard(&'static IntGauge);
+
+impl GaugeGuard {
+    pub fn new(gauge: &'static IntGauge) -> Self {
+        gauge.inc();
+        GaugeGuard(gauge)
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 pub struct Ctx {
     pub started: Instant,
+    _active: GaugeGuard,
+    /// Held while a streaming response is open.
+    pub stream_guard: Option<GaugeGuard>,
+    /// The account of the previous attempt, to count failovers.
+    pub previous_account: Option<AccountId>,
     pub request_id: String,
     pub route: Route,
     pub prepared: Option<Box<PreparedRequest>>,
@@ -41,6 +65,9 @@ impl Ctx {
     pub fn new() -> Self {
         Ctx {
             started: Instant::now(),
+            _active: GaugeGuard::new(&metrics::ACTIVE_REQUESTS),
+            stream_guard: None,
+            previous_account: None,
             request_id: uuid::Uuid::new_v4().simple().to_string(),
             route: Route::NotFound(crate::dialect::Dialect::Anthropic),
             prepared: None,

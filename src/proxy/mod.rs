@@ -17,16 +17,17 @@
 //! ```
 
 pub mod attempts;
+pub mod auth;
 mod body;
 mod ctx;
 mod failure;
-pub mod auth;
 mod local;
 mod request;
 mod resolve;
 mod respond;
 mod response;
 pub mod route;
+pub mod service;
 mod upstream;
 
 pub use ctx::Ctx;

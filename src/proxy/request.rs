@@ -13,10 +13,7 @@ use pingora_proxy::Session;
 /// Returns `Ok(true)` when the response was written here (no upstream).
 pub async fn request_filter(gw: &Gateway, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
     let header = session.req_header();
-    let family = route::client_family(
-        |name| header.headers.contains_key(name),
-        header.uri.query(),
-    );
+    let family = route::client_family(|name| header.headers.contains_key(name), header.uri.query());
     ctx.route = Route::of(header.method.as_str(), header.uri.path(), family);
     let dialect = ctx.route.dialect();
 
@@ -94,17 +91,29 @@ pub async fn request_filter(gw: &Gateway, session: &mut Session, ctx: &mut Ctx) 
             Ok(true)
         }
         Route::Probe => {
-            respond::send(session, 200, "application/json", b"{\"status\":\"ok\"}".to_vec(), &[])
-                .await?;
+            respond::send(
+                session,
+                200,
+                "application/json",
+                b"{\"status\":\"ok\"}".to_vec(),
+                &[],
+            )
+            .await?;
             Ok(true)
         }
         Route::MethodNotAllowed(dialect) => {
-            let err = GatewayError::new(ErrorKind::MethodNotAllowed, "method not allowed on this path");
+            let err = GatewayError::new(
+                ErrorKind::MethodNotAllowed,
+                "method not allowed on this path",
+            );
             respond::error(session, dialect, &err, &ctx.request_id).await?;
             Ok(true)
         }
         Route::StoredResponse { .. } => {
-            let err = GatewayError::new(ErrorKind::NotFound, "stored responses are not implemented yet");
+            let err = GatewayError::new(
+                ErrorKind::NotFound,
+                "stored responses are not implemented yet",
+            );
             respond::error(session, dialect, &err, &ctx.request_id).await?;
             Ok(true)
         }
@@ -123,7 +132,11 @@ async fn read_body(
     session: &mut Session,
     ctx: &mut Ctx,
 ) -> Result<Option<bytes::Bytes>> {
-    if let Some(enc) = session.req_header().headers.get(http::header::CONTENT_ENCODING) {
+    if let Some(enc) = session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_ENCODING)
+    {
         if !enc.as_bytes().eq_ignore_ascii_case(b"identity") {
             let err = GatewayError::new(
                 ErrorKind::InvalidRequest,

@@ -34,7 +34,9 @@ impl Resolver {
         let addr = tokio::net::lookup_host((host, port))
             .await?
             .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address")))?;
+            .ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, format!("{host} has no address"))
+            })?;
         if let Ok(mut cache) = self.cache.lock() {
             cache.insert(key, (addr, Instant::now()));
         }
@@ -49,7 +51,10 @@ mod tests {
     #[tokio::test]
     async fn resolves_ips_and_localhost() {
         let r = Resolver::new();
-        assert_eq!(r.resolve("127.0.0.1", 80).await.unwrap(), "127.0.0.1:80".parse().unwrap());
+        assert_eq!(
+            r.resolve("127.0.0.1", 80).await.unwrap(),
+            "127.0.0.1:80".parse().unwrap()
+        );
         assert!(r.resolve("localhost", 81).await.unwrap().ip().is_loopback());
         assert!(r.resolve("localhost", 81).await.is_ok()); // cached
     }

@@ -2,9 +2,10 @@
 //! body translation.
 
 use super::attempts::Verdict;
-use super::ctx::ResponseMode;
+use super::ctx::{GaugeGuard, ResponseMode};
 use super::{Ctx, Gateway};
 use crate::kiro::errors::{classify, RetryAction};
+use crate::metrics;
 use bytes::Bytes;
 use pingora_error::{Error, ErrorType, Result};
 use pingora_http::ResponseHeader;
@@ -30,8 +31,15 @@ pub fn verdict_for_status(status: u16) -> Verdict {
 /// `error_while_proxy` marks retryable) or goes on to the client, mapped.
 pub fn upstream_response_filter(gw: &Gateway, resp: &ResponseHeader, ctx: &mut Ctx) -> Result<()> {
     let status = resp.status.as_u16();
+    metrics::UPSTREAM_ATTEMPTS
+        .with_label_values(&[metrics::attempt_outcome(status)])
+        .inc();
     if status == 200 {
-        ctx.first_byte = Some(Instant::now());
+        let now = Instant::now();
+        ctx.first_byte = Some(now);
+        metrics::TTFB
+            .with_label_values(&[ctx.route.dialect().name()])
+            .observe(now.duration_since(ctx.started).as_secs_f64());
         return Ok(());
     }
     let verdict = verdict_for_status(status);
@@ -39,10 +47,14 @@ pub fn upstream_response_filter(gw: &Gateway, resp: &ResponseHeader, ctx: &mut C
     // of the account count against it.
     if matches!(status, 401..=403) {
         if let Some((account, _)) = &ctx.current {
-            gw.accounts.report_failure(*account, &format!("Kiro answered HTTP {status}"));
+            gw.accounts
+                .report_failure(*account, &format!("Kiro answered HTTP {status}"));
         }
     }
-    let retry = ctx.plan.as_mut().is_some_and(|plan| plan.record_failure(verdict));
+    let retry = ctx
+        .plan
+        .as_mut()
+        .is_some_and(|plan| plan.record_failure(verdict));
     if retry {
         log::info!(
             "request {} attempt {}: Kiro answered {status}, retrying ({verdict:?})",
@@ -57,7 +69,16 @@ pub fn upstream_response_filter(gw: &Gateway, resp: &ResponseHeader, ctx: &mut C
 
 /// Replaces the upstream head with the client's: SSE or JSON for a 200, the mapped error
 /// status otherwise. Upstream headers (x-amzn-*, …) are not passed on.
-pub fn response_filter(_s: &mut Session, resp: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
+pub fn response_filter(
+    session: &mut Session,
+    resp: &mut ResponseHeader,
+    ctx: &mut Ctx,
+) -> Result<()> {
+    if session.is_process_shutting_down() {
+        // This process is handing over to a new one: tell the client not to reuse the
+        // connection, so its next request goes to the new process instead of hitting a close.
+        session.set_keepalive(None);
+    }
     let Some(prepared) = ctx.prepared.as_ref() else {
         return Ok(());
     };
@@ -71,6 +92,7 @@ pub fn response_filter(_s: &mut Session, resp: &mut ResponseHeader, ctx: &mut Ct
         if prepared.stream {
             // Tell buffering reverse proxies in front of us to pass events through at once.
             head.insert_header("x-accel-buffering", "no")?;
+            ctx.stream_guard = Some(GaugeGuard::new(&metrics::ACTIVE_STREAMS));
         }
         ctx.response = ResponseMode::Translate(Box::new(translator));
     } else {
@@ -113,6 +135,7 @@ pub fn response_body_filter(body: &mut Option<Bytes>, end_of_stream: bool, ctx: 
                     Bytes::from(joined)
                 };
             }
+            metrics::STREAMED_BYTES.inc_by(out.len() as u64);
             *body = Some(out);
         }
         ResponseMode::UpstreamError {

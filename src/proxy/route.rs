@@ -13,7 +13,10 @@ pub enum Route {
     /// The model list, answered locally.
     Models(Dialect),
     /// `GET /v1/responses/{id}` (or `DELETE` when `delete`): a stored Responses object.
-    StoredResponse { id: String, delete: bool },
+    StoredResponse {
+        id: String,
+        delete: bool,
+    },
     /// Pool and process health.
     Health,
     /// `HEAD /` and `GET /`: Claude Code's connectivity probe.
@@ -45,7 +48,13 @@ impl Route {
     pub fn of(method: &str, path: &str, family: Dialect) -> Route {
         let path = path.trim_end_matches('/');
         let is = |m: &str| method.eq_ignore_ascii_case(m);
-        let post = |d: Dialect, r: Route| if is("POST") { r } else { Route::MethodNotAllowed(d) };
+        let post = |d: Dialect, r: Route| {
+            if is("POST") {
+                r
+            } else {
+                Route::MethodNotAllowed(d)
+            }
+        };
         if let Some(call) = gemini_call(path) {
             return match call.action {
                 "generateContent" | "streamGenerateContent" => {
@@ -78,9 +87,10 @@ impl Route {
             "/v1/chat/completions" | "/chat/completions" => {
                 post(Dialect::OpenAiChat, Route::Chat(Dialect::OpenAiChat))
             }
-            "/v1/responses" | "/responses" => {
-                post(Dialect::OpenAiResponses, Route::Chat(Dialect::OpenAiResponses))
-            }
+            "/v1/responses" | "/responses" => post(
+                Dialect::OpenAiResponses,
+                Route::Chat(Dialect::OpenAiResponses),
+            ),
             "/v1beta/models" if is("GET") => Route::Models(Dialect::Gemini),
             "/v1/models" | "/models" if is("GET") => Route::Models(family),
             "/v1beta/models" | "/v1/models" | "/models" => Route::MethodNotAllowed(family),
@@ -107,7 +117,10 @@ impl Route {
     pub fn needs_auth(&self) -> bool {
         matches!(
             self,
-            Route::Chat(_) | Route::CountTokens(_) | Route::Models(_) | Route::StoredResponse { .. }
+            Route::Chat(_)
+                | Route::CountTokens(_)
+                | Route::Models(_)
+                | Route::StoredResponse { .. }
         )
     }
 }
@@ -136,9 +149,15 @@ mod tests {
     fn routes_the_anthropic_api() {
         assert_eq!(Route::of("POST", "/v1/messages", A), Route::Chat(A));
         assert_eq!(Route::of("POST", "/v1/messages/", A), Route::Chat(A));
-        assert_eq!(Route::of("POST", "/v1/messages/count_tokens", A), Route::CountTokens(A));
+        assert_eq!(
+            Route::of("POST", "/v1/messages/count_tokens", A),
+            Route::CountTokens(A)
+        );
         assert_eq!(Route::of("GET", "/v1/models", A), Route::Models(A));
-        assert_eq!(Route::of("GET", "/v1/messages", A), Route::MethodNotAllowed(A));
+        assert_eq!(
+            Route::of("GET", "/v1/messages", A),
+            Route::MethodNotAllowed(A)
+        );
     }
 
     #[test]
@@ -151,11 +170,17 @@ mod tests {
         );
         assert_eq!(
             Route::of("GET", "/v1/responses/resp_1", o),
-            Route::StoredResponse { id: "resp_1".into(), delete: false }
+            Route::StoredResponse {
+                id: "resp_1".into(),
+                delete: false
+            }
         );
         assert_eq!(
             Route::of("DELETE", "/v1/responses/resp_1", o),
-            Route::StoredResponse { id: "resp_1".into(), delete: true }
+            Route::StoredResponse {
+                id: "resp_1".into(),
+                delete: true
+            }
         );
         assert_eq!(Route::of("GET", "/v1/models", o), Route::Models(o));
     }
@@ -164,19 +189,32 @@ mod tests {
     fn routes_gemini_model_actions() {
         let g = Dialect::Gemini;
         assert_eq!(
-            Route::of("POST", "/v1beta/models/gemini-2.5-flash:streamGenerateContent", g),
+            Route::of(
+                "POST",
+                "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+                g
+            ),
             Route::Chat(g)
         );
         assert_eq!(
             Route::of("POST", "/v1/models/gemini-2.5-flash:generateContent", A),
             Route::Chat(g)
         );
-        assert_eq!(Route::of("POST", "/v1beta/models/x:countTokens", g), Route::CountTokens(g));
+        assert_eq!(
+            Route::of("POST", "/v1beta/models/x:countTokens", g),
+            Route::CountTokens(g)
+        );
         assert_eq!(Route::of("GET", "/v1beta/models", A), Route::Models(g));
-        assert_eq!(Route::of("GET", "/v1beta/models/x:generateContent", g), Route::MethodNotAllowed(g));
+        assert_eq!(
+            Route::of("GET", "/v1beta/models/x:generateContent", g),
+            Route::MethodNotAllowed(g)
+        );
         assert_eq!(
             gemini_call("/v1beta/models/gemini-3.1-pro-preview:streamGenerateContent"),
-            Some(GeminiCall { model: "gemini-3.1-pro-preview", action: "streamGenerateContent" })
+            Some(GeminiCall {
+                model: "gemini-3.1-pro-preview",
+                action: "streamGenerateContent"
+            })
         );
         assert_eq!(gemini_call("/v1beta/models/:x"), None);
     }
@@ -194,8 +232,14 @@ mod tests {
     #[test]
     fn tells_client_families_by_headers() {
         let none = |_: &str| false;
-        assert_eq!(client_family(|h| h == "anthropic-version", None), Dialect::Anthropic);
-        assert_eq!(client_family(|h| h == "x-goog-api-key", None), Dialect::Gemini);
+        assert_eq!(
+            client_family(|h| h == "anthropic-version", None),
+            Dialect::Anthropic
+        );
+        assert_eq!(
+            client_family(|h| h == "x-goog-api-key", None),
+            Dialect::Gemini
+        );
         assert_eq!(client_family(none, Some("alt=sse&key=k")), Dialect::Gemini);
         assert_eq!(client_family(none, None), Dialect::OpenAiChat);
     }

@@ -5,6 +5,7 @@ use super::{Ctx, Gateway};
 use crate::chat::{ErrorKind, GatewayError};
 use crate::kiro::headers::{self, ClientFingerprint};
 use crate::kiro::request::with_profile_arn;
+use crate::metrics;
 use bytes::Bytes;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorType, OrErr, Result};
@@ -15,17 +16,30 @@ use std::time::Duration;
 /// Picks the next account of the plan, waits its backoff, gets it a valid token and builds the
 /// peer. Pingora calls this again for every retry, with the same `ctx`.
 pub async fn upstream_peer(gw: &Gateway, _s: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
-    let (Some(plan), Some(prepared)) = (ctx.plan.as_mut(), ctx.prepared.as_ref()) else {
-        return Error::e_explain(ErrorType::InternalError, "upstream_peer without a prepared request");
-    };
+    if ctx.prepared.is_none() {
+        return Error::e_explain(
+            ErrorType::InternalError,
+            "upstream_peer without a prepared request",
+        );
+    }
     loop {
-        let Some(attempt) = plan.next_attempt() else {
+        let Some(attempt) = ctx.plan.as_mut().and_then(|plan| plan.next_attempt()) else {
             ctx.error.get_or_insert_with(|| {
-                GatewayError::new(ErrorKind::Unavailable, "every Kiro account failed for this request")
-                    .with_retry_after(30)
+                GatewayError::new(
+                    ErrorKind::Unavailable,
+                    "every Kiro account failed for this request",
+                )
+                .with_retry_after(30)
             });
             return Error::e_explain(ErrorType::HTTPStatus(503), "attempt plan exhausted");
         };
+        if attempt.number > 1 {
+            metrics::RETRIES.inc();
+            if ctx.previous_account.is_some_and(|a| a != attempt.account) {
+                metrics::FAILOVERS.inc();
+            }
+        }
+        ctx.previous_account = Some(attempt.account);
         if !attempt.delay.is_zero() {
             tokio::time::sleep(attempt.delay).await;
         }
@@ -36,18 +50,24 @@ pub async fn upstream_peer(gw: &Gateway, _s: &mut Session, ctx: &mut Ctx) -> Res
         };
         match auth {
             Ok(auth) => {
-                ctx.upstream_body = with_profile_arn(&prepared.kiro.body, auth.profile_arn.as_deref());
+                ctx.error = None;
+                if let Some(prepared) = ctx.prepared.as_ref() {
+                    ctx.upstream_body =
+                        with_profile_arn(&prepared.kiro.body, auth.profile_arn.as_deref());
+                }
                 ctx.current = Some((attempt.account, auth));
                 break;
             }
             Err(e) => {
-                log::warn!("account {:?} has no usable token: {e}", attempt.account);
+                log::warn!("account {} has no usable token: {e}", attempt.account);
                 gw.accounts.report_failure(attempt.account, &e.to_string());
                 ctx.error = Some(GatewayError::new(
                     ErrorKind::Unavailable,
                     format!("no Kiro account has a usable token (last: {e})"),
                 ));
-                plan.record_failure(Verdict::NextAccount);
+                if let Some(plan) = ctx.plan.as_mut() {
+                    plan.record_failure(Verdict::NextAccount);
+                }
             }
         }
     }
@@ -56,7 +76,9 @@ pub async fn upstream_peer(gw: &Gateway, _s: &mut Session, ctx: &mut Ctx) -> Res
         .resolver
         .resolve(&url.host, url.port)
         .await
-        .or_err_with(ErrorType::ConnectNoRoute, || format!("resolving {}", url.host))?;
+        .or_err_with(ErrorType::ConnectNoRoute, || {
+            format!("resolving {}", url.host)
+        })?;
     let mut peer = HttpPeer::new(addr, url.tls, url.host.clone());
     peer.options.connection_timeout = Some(gw.cfg.connect_timeout);
     peer.options.total_connection_timeout = Some(gw.cfg.connect_timeout * 2);

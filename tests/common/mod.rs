@@ -159,7 +159,7 @@ pub fn start_gateway(mock: &Proc, credentials: &serde_json::Value, extra_yaml: &
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let m = mock.addr;
     let conf = format!(
-        "version: 1\nthreads: 2\npid_file: {dir}/kiro-edge.pid\nupgrade_sock: {dir}/upgrade.sock\ngrace_period_seconds: 0\ngraceful_shutdown_timeout_seconds: 1\nkiro_edge:\n  listen: {addr}\n  api_keys: [{API_KEY}]\n  credentials_file: {creds}\n  discover_local_login: false\n  endpoints:\n    chat: http://{m}/generateAssistantResponse\n    social_refresh: http://{m}/refreshToken\n    idc_token: http://{m}/token\n  upstream:\n    connect_timeout_ms: 2000\n    first_byte_timeout_ms: 3000\n  retry:\n    backoff_base_ms: 10\n    backoff_max_ms: 50\n{extra_yaml}",
+        "version: 1\nthreads: 2\npid_file: {dir}/kiro-edge.pid\nupgrade_sock: {dir}/upgrade.sock\ngrace_period_seconds: 60\ngraceful_shutdown_timeout_seconds: 5\nkiro_edge:\n  listen: {addr}\n  api_keys: [{API_KEY}]\n  credentials_file: {creds}\n  discover_local_login: false\n  endpoints:\n    chat: http://{m}/generateAssistantResponse\n    social_refresh: http://{m}/refreshToken\n    idc_token: http://{m}/token\n  upstream:\n    connect_timeout_ms: 2000\n    first_byte_timeout_ms: 3000\n  retry:\n    backoff_base_ms: 10\n    backoff_max_ms: 50\n{extra_yaml}",
         dir = dir.path().display(),
         creds = creds.display(),
     );
@@ -214,15 +214,32 @@ impl Response {
 }
 
 /// Sends one request on a fresh connection and reads the whole response (chunked or not).
-pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     send_request(&mut stream, method, path, headers, body);
     read_response(&mut BufReader::new(stream), method == "HEAD")
 }
 
-pub fn send_request(stream: &mut TcpStream, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) {
-    let mut head = format!("{method} {path} HTTP/1.1\r\nhost: test\r\ncontent-length: {}\r\n", body.len());
+pub fn send_request(
+    stream: &mut TcpStream,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: test\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -263,7 +280,8 @@ pub fn read_response<R: BufRead>(r: &mut R, head_only: bool) -> Response {
             loop {
                 let mut size = String::new();
                 r.read_line(&mut size).unwrap();
-                let n = usize::from_str_radix(size.trim(), 16).unwrap_or_else(|_| panic!("chunk size {size:?}"));
+                let n = usize::from_str_radix(size.trim(), 16)
+                    .unwrap_or_else(|_| panic!("chunk size {size:?}"));
                 if n == 0 {
                     let mut end = String::new();
                     r.read_line(&mut end).unwrap();
@@ -280,7 +298,11 @@ pub fn read_response<R: BufRead>(r: &mut R, head_only: bool) -> Response {
             r.read_to_end(&mut body).unwrap();
         }
     }
-    Response { status, headers, body }
+    Response {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// POSTs JSON to the gateway with the test API key.
@@ -290,7 +312,11 @@ pub fn post_json(gw: &Gateway, path: &str, body: &serde_json::Value) -> Response
         gw.proc.addr,
         "POST",
         path,
-        &[("x-api-key", API_KEY), ("content-type", "application/json"), ("anthropic-version", "2023-06-01")],
+        &[
+            ("x-api-key", API_KEY),
+            ("content-type", "application/json"),
+            ("anthropic-version", "2023-06-01"),
+        ],
         &bytes,
     )
 }
@@ -312,7 +338,13 @@ pub fn mock_requests(mock: SocketAddr) -> Vec<serde_json::Value> {
 /// Queues faults for the mock's next chat requests.
 pub fn mock_faults(mock: SocketAddr, faults: &serde_json::Value) {
     let body = serde_json::to_vec(faults).unwrap();
-    let r = http(mock, "POST", "/__mock/faults", &[("content-type", "application/json")], &body);
+    let r = http(
+        mock,
+        "POST",
+        "/__mock/faults",
+        &[("content-type", "application/json")],
+        &body,
+    );
     assert!(r.status < 300, "{}", r.text());
 }
 

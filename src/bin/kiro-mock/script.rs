@@ -15,6 +15,9 @@
 //!
 //! Without directives the answer is `MOCK_OK: <first 60 chars of the prompt>` (directives
 //! stripped), or `MOCK_TOOL_RESULT: <first 60 chars of the tool results>` for a tool-result turn.
+//! Like an obedient model, a message carrying the gateway's structured-output instruction
+//! ("Reply with only a JSON value that matches this JSON Schema…") is answered with a JSON value
+//! that satisfies the schema, unless a directive says what to answer.
 //! A directive that does not parse turns the answer into `MOCK_BAD_DIRECTIVE: <why>`.
 
 use std::ops::Range;
@@ -36,6 +39,11 @@ const MAX_EVENTS_TOTAL_MS: u64 = 600_000;
 const QUOTE_CHARS: usize = 60;
 /// Credits the mock charges per answer (`meteringEvent.usage`).
 pub const CREDITS_PER_ANSWER: f64 = 0.01;
+/// How the gateway's structured-output instruction begins; the JSON Schema follows on the next
+/// line (see `kiro_edge::kiro::normalize::response_schema_instruction`).
+const SCHEMA_INSTRUCTION: &str = "Reply with only a JSON value that matches this JSON Schema";
+/// Schemas nested deeper than this (or `$ref` cycles) end in `null`.
+const MAX_SCHEMA_DEPTH: usize = 32;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Directive {
@@ -325,7 +333,9 @@ fn stream_plan(summary: &ChatSummary, found: &[Found], fault: Fault, opts: &Opts
         } else if !words.is_empty() {
             push_text(&mut text_events, &words.join(" "), opts.pace);
         } else if !has_tool {
-            push_text(&mut text_events, &default_text(summary, prompt), opts.pace);
+            let text =
+                schema_answer(&summary.content).unwrap_or_else(|| default_text(summary, prompt));
+            push_text(&mut text_events, &text, opts.pace);
         }
         let tools = directives.iter().filter_map(|d| match d {
             Directive::Tool { name, args } => Some((name, args)),
@@ -451,6 +461,101 @@ fn default_text(summary: &ChatSummary, prompt: &str) -> String {
     } else {
         let results = summary.tool_result_texts.join("\n");
         format!("MOCK_TOOL_RESULT: {}", first_chars(&results, QUOTE_CHARS))
+    }
+}
+
+/// The answer to a structured-output request: a JSON value satisfying the schema that follows
+/// the instruction, or `None` when the message has no such instruction.
+pub fn schema_answer(content: &str) -> Option<String> {
+    let after = content.get(content.rfind(SCHEMA_INSTRUCTION)?..)?;
+    let schema_text = after.get(after.find('\n')? + 1..)?;
+    let schema = serde_json::Deserializer::from_str(schema_text)
+        .into_iter::<Value>()
+        .next()?
+        .ok()?;
+    Some(schema_example(&schema, &schema, 0).to_string())
+}
+
+/// A value valid against `schema`: strings `"mock"`, integers 1, numbers 1.0, booleans true,
+/// arrays of one item, objects with every property (required or not), the first `enum` value.
+/// Type names are matched case-insensitively (Gemini's schemas say `OBJECT`); local `$ref`s
+/// (`#/$defs/…`, `#/definitions/…`) are followed.
+fn schema_example(schema: &Value, root: &Value, depth: usize) -> Value {
+    let Value::Object(node) = schema else {
+        return json!("mock");
+    };
+    if depth > MAX_SCHEMA_DEPTH {
+        return Value::Null;
+    }
+    if let Some(value) = node.get("const") {
+        return value.clone();
+    }
+    if let Some(first) = node
+        .get("enum")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
+        return first.clone();
+    }
+    if let Some(target) = node
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#"))
+        .and_then(|pointer| root.pointer(pointer))
+    {
+        return schema_example(target, root, depth + 1);
+    }
+    for combinator in ["anyOf", "oneOf", "allOf"] {
+        if let Some(first) = node
+            .get(combinator)
+            .and_then(Value::as_array)
+            .and_then(|s| s.first())
+        {
+            return schema_example(first, root, depth + 1);
+        }
+    }
+    let type_name = match node.get("type") {
+        Some(Value::String(name)) => Some(name.to_ascii_lowercase()),
+        // `["string","null"]`: the first non-null type.
+        Some(Value::Array(names)) => names
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_ascii_lowercase)
+            .find(|name| name != "null"),
+        _ => None,
+    };
+    let type_name = type_name.unwrap_or_else(|| {
+        if node.contains_key("properties") {
+            "object".into()
+        } else if node.contains_key("items") {
+            "array".into()
+        } else {
+            "string".into()
+        }
+    });
+    match type_name.as_str() {
+        "object" => {
+            let mut object = serde_json::Map::new();
+            if let Some(Value::Object(properties)) = node.get("properties") {
+                for (name, property) in properties {
+                    object.insert(name.clone(), schema_example(property, root, depth + 1));
+                }
+            }
+            Value::Object(object)
+        }
+        "array" => {
+            let item = match node.get("items").or_else(|| node.get("prefixItems")) {
+                Some(Value::Array(items)) => items.first().cloned().unwrap_or(json!({})),
+                Some(items) => items.clone(),
+                None => json!({}),
+            };
+            json!([schema_example(&item, root, depth + 1)])
+        }
+        "integer" => json!(1),
+        "number" => json!(1.0),
+        "boolean" => json!(true),
+        "null" => Value::Null,
+        _ => json!("mock"),
     }
 }
 
@@ -827,6 +932,72 @@ mod tests {
             (last.0.as_str(), last.1.as_str()),
             ("error", "InternalServerException")
         );
+    }
+
+    #[test]
+    fn structured_output_instructions_get_matching_json() {
+        use kiro_edge::kiro::normalize::response_schema_instruction;
+        // Gemini CLI's routing call, upper-case types and all.
+        let routing = json!({
+            "type": "OBJECT",
+            "properties": {
+                "complexity_reasoning": {"type": "STRING"},
+                "complexity_score": {"type": "INTEGER"}
+            },
+            "required": ["complexity_reasoning", "complexity_score"]
+        });
+        let content = format!(
+            "<session_context>x</session_context>\n\nDecide.\n\n{}",
+            response_schema_instruction(&routing)
+        );
+        let answer = text_of(&decode(&stream(&content)).0);
+        assert_eq!(
+            serde_json::from_str::<Value>(&answer).unwrap(),
+            json!({"complexity_reasoning": "mock", "complexity_score": 1})
+        );
+
+        let every_kind = json!({
+            "type": "object",
+            "properties": {
+                "s": {"type": "string"},
+                "n": {"type": "number"},
+                "b": {"type": "boolean"},
+                "e": {"type": "string", "enum": ["first", "second"]},
+                "maybe": {"type": ["null", "integer"]},
+                "list": {"type": "array", "items": {"type": "object", "properties": {"k": {"type": "integer"}}}},
+                "nested": {"properties": {"deep": {"anyOf": [{"type": "boolean"}, {"type": "string"}]}}},
+                "node": {"$ref": "#/$defs/Node"},
+                "fixed": {"const": 42},
+                "free": {}
+            },
+            "required": ["s"],
+            "$defs": {"Node": {"type": "object", "properties": {"name": {"type": "string"}}}}
+        });
+        let answer = schema_answer(&response_schema_instruction(&every_kind)).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Value>(&answer).unwrap(),
+            json!({
+                "s": "mock", "n": 1.0, "b": true, "e": "first", "maybe": 1,
+                "list": [{"k": 1}], "nested": {"deep": true}, "node": {"name": "mock"},
+                "fixed": 42, "free": "mock"
+            })
+        );
+
+        // A self-referencing schema ends instead of recursing forever.
+        let cyclic = json!({"type": "object", "properties": {"next": {"$ref": "#"}}});
+        assert!(schema_answer(&response_schema_instruction(&cyclic)).is_some());
+        // No instruction, or an unreadable schema: the usual answers.
+        assert_eq!(schema_answer("plain prompt"), None);
+        assert_eq!(
+            schema_answer(&format!("{SCHEMA_INSTRUCTION}: no fences.\n{{broken")),
+            None
+        );
+        // A text directive overrides the instruction.
+        let content = format!(
+            "[[mock:text not json]] {}",
+            response_schema_instruction(&routing)
+        );
+        assert_eq!(text_of(&decode(&stream(&content)).0), "not json");
     }
 
     #[test]

@@ -83,10 +83,7 @@ mod tests {
             .iter()
             .map(|k| {
                 let v = parsed(&GatewayError::new(*k, "x"));
-                (
-                    v["error"]["code"].as_u64().unwrap() as u16,
-                    status_name(*k),
-                )
+                (v["error"]["code"].as_u64().unwrap() as u16, status_name(*k))
             })
             .collect();
         assert_eq!(
@@ -127,9 +124,11 @@ mod tests {
             r#"{"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"30s"}]}}"#
         );
         // Without a known delay there are no details; other kinds never get them.
-        assert!(parsed(&GatewayError::new(ErrorKind::RateLimited, "x"))["error"]
-            .get("details")
-            .is_none());
+        assert!(
+            parsed(&GatewayError::new(ErrorKind::RateLimited, "x"))["error"]
+                .get("details")
+                .is_none()
+        );
         let unavailable = GatewayError::new(ErrorKind::Unavailable, "x").with_retry_after(5);
         assert!(parsed(&unavailable)["error"].get("details").is_none());
     }

@@ -6,7 +6,7 @@
 //!   (`alt=sse`: only `data: <one-line JSON>` frames, which Gemini CLI's parser requires) or as
 //!   the incrementally streamed JSON array.
 //! - [`response::ResponseWriter`]: canonical events → one `GenerateContentResponse`.
-//! - [`error::body`]: `{"error":{"code","message","status"}}`.
+//! - [`error::body`]: the `{"error":{"code","message","status"}}` body.
 //! - [`count_tokens`] and [`models_list`]: the two direct answers.
 
 pub mod error;
@@ -264,7 +264,8 @@ mod tests {
             assert_eq!(v.as_object().unwrap().len(), 1);
             Ok(v["totalTokens"].as_u64().unwrap())
         };
-        let small = count(json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})).unwrap();
+        let small =
+            count(json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})).unwrap();
         let big = count(json!({"generateContentRequest": {
             "model": "models/gemini-2.5-flash",
             "contents": [{"role": "user", "parts": [{"text": "hi ".repeat(1000)}]}],

@@ -15,8 +15,8 @@ use serde_json::{json, Map, Value};
 
 use super::schema;
 use crate::chat::{
-    Block, ChatRequest, Document, GatewayError, Image, Message, Role, SessionHints,
-    ThinkingConfig, Tool, ToolChoice,
+    Block, ChatRequest, Document, GatewayError, Image, Message, Role, SessionHints, ThinkingConfig,
+    Tool, ToolChoice,
 };
 use crate::dialect::RequestHints;
 
@@ -223,11 +223,7 @@ impl Calls {
                 return call.id.clone();
             }
         }
-        if let Some(call) = self
-            .open
-            .iter_mut()
-            .find(|c| !c.answered && c.name == name)
-        {
+        if let Some(call) = self.open.iter_mut().find(|c| !c.answered && c.name == name) {
             call.answered = true;
             return call.id.clone();
         }
@@ -320,7 +316,10 @@ fn parse_part(
     } else if let Some(code) = get(&mut part, at, "executableCode", object)? {
         blocks.push(executable_code(code, &at.key("executableCode"))?);
     } else if let Some(result) = get(&mut part, at, "codeExecutionResult", object)? {
-        blocks.push(code_execution_result(result, &at.key("codeExecutionResult"))?);
+        blocks.push(code_execution_result(
+            result,
+            &at.key("codeExecutionResult"),
+        )?);
     }
     // Anything else (a bare `thoughtSignature`, `videoMetadata`, a newer part kind) carries
     // nothing Kiro could use.
@@ -653,13 +652,12 @@ fn kind(value: &Value) -> &'static str {
 
 /// Removes `name` (lowerCamelCase) from `obj`, or its proto-JSON `snake_case` spelling.
 fn take(obj: &mut Obj, name: &str) -> Option<Value> {
-    if let Some(value) = obj.remove(name) {
-        return Some(value);
+    let camel = obj.remove(name);
+    if camel.as_ref().is_some_and(|v| !v.is_null()) || !name.bytes().any(|b| b.is_ascii_uppercase())
+    {
+        return camel;
     }
-    if !name.bytes().any(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
-    obj.remove(&snake_case(name))
+    obj.remove(&snake_case(name)).or(camel)
 }
 
 /// Whether `obj` has `name` in either spelling (without taking it).
@@ -742,5 +740,739 @@ fn array(value: Value, at: &Path) -> Result<Vec<Value>> {
     match value {
         Value::Array(items) => Ok(items),
         other => Err(wrong_type(at, "an array", &other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::ErrorKind;
+    use std::path::PathBuf;
+
+    fn hints() -> RequestHints {
+        RequestHints {
+            path_model: Some("gemini-2.5-flash".into()),
+            path_stream: Some(true),
+            query: Some("alt=sse".into()),
+            session_header: None,
+        }
+    }
+
+    fn parse_json(body: &Value) -> Result<ChatRequest> {
+        parse(body.to_string().as_bytes(), &hints())
+    }
+
+    fn error_of(body: &Value) -> String {
+        let err = parse_json(body).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidRequest);
+        err.message
+    }
+
+    fn user(parts: Value) -> Value {
+        json!({"contents": [{"role": "user", "parts": parts}]})
+    }
+
+    fn blocks(body: &Value) -> Vec<Block> {
+        parse_json(body)
+            .unwrap()
+            .messages
+            .into_iter()
+            .flat_map(|m| m.content)
+            .collect()
+    }
+
+    #[test]
+    fn minimal_request() {
+        let req = parse_json(&json!({"contents": [{"parts": [{"text": "hi"}]}]})).unwrap();
+        assert_eq!(req.model, "gemini-2.5-flash");
+        assert!(req.stream);
+        assert_eq!(
+            req.messages,
+            vec![Message::user(vec![Block::Text("hi".into())])]
+        );
+        assert_eq!(req.tool_choice, ToolChoice::Auto);
+        assert_eq!(req.thinking, None);
+        assert_eq!(req.response_schema, None);
+        assert_eq!(
+            Echo::from_value(req.echo.as_ref()),
+            Echo {
+                sse: true,
+                thoughts: false,
+                json: false
+            }
+        );
+
+        // Non-streaming, JSON-array streaming, and a model named only in the body.
+        let body = json!({"model": "models/gemini-pro", "contents": [{"parts": [{"text": "hi"}]}]});
+        let req = parse(body.to_string().as_bytes(), &RequestHints::default()).unwrap();
+        assert_eq!(req.model, "gemini-pro");
+        assert!(!req.stream);
+        let h = RequestHints {
+            query: Some("key=abc&alt=json".into()),
+            ..hints()
+        };
+        let req = parse(body.to_string().as_bytes(), &h).unwrap();
+        assert_eq!(req.model, "gemini-2.5-flash", "the URL wins");
+        assert!(!Echo::from_value(req.echo.as_ref()).sse);
+        assert!(is_sse("key=k&alt=SSE"));
+        assert!(!is_sse("alt=ssex&salt=sse"));
+    }
+
+    #[test]
+    fn every_part_kind() {
+        let body = json!({"contents": [
+            {"role": "user", "parts": [
+                {"text": "look"},
+                {"text": ""},
+                {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}},
+                {"inline_data": {"mime_type": "application/pdf", "data": "JVBERi0=", "display_name": "a.pdf"}},
+                {"inlineData": {"mimeType": "text/plain", "data": "aGk="}},
+                {"thoughtSignature": "abc"},
+                {"videoMetadata": {}, "someFuturePart": 1}
+            ]},
+            {"role": "model", "parts": [
+                {"text": "Thinking it over", "thought": true, "thoughtSignature": "sig"},
+                {"text": "Running it."},
+                {"executableCode": {"language": "PYTHON", "code": "print(1)"}},
+                {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1\n"}},
+                {"functionCall": {"name": "run", "args": {"cmd": "ls"}, "id": "c1"},
+                 "thoughtSignature": "skip_thought_signature_validator"}
+            ]},
+            {"role": "user", "parts": [
+                {"functionResponse": {"name": "run", "id": "c1", "response": {"output": "a.txt"}}},
+                {"text": "a thought from a user is just text", "thought": true}
+            ]}
+        ]});
+        let req = parse_json(&body).unwrap();
+        assert_eq!(req.messages.len(), 3);
+        assert_eq!(
+            req.messages[0].content,
+            vec![
+                Block::Text("look".into()),
+                Block::Image(Image {
+                    media_type: "image/png".into(),
+                    data: "iVBORw0KGgo=".into()
+                }),
+                Block::Document(Document {
+                    media_type: "application/pdf".into(),
+                    data: "JVBERi0=".into(),
+                    name: Some("a.pdf".into())
+                }),
+                Block::Document(Document {
+                    media_type: "text/plain".into(),
+                    data: "aGk=".into(),
+                    name: None
+                }),
+            ]
+        );
+        assert_eq!(req.messages[1].role, Role::Assistant);
+        assert_eq!(
+            req.messages[1].content,
+            vec![
+                Block::Thinking("Thinking it over".into()),
+                Block::Text("Running it.".into()),
+                Block::Text("```python\nprint(1)\n```".into()),
+                Block::Text("Code execution result (OUTCOME_OK):\n1\n".into()),
+                Block::ToolUse {
+                    id: "c1".into(),
+                    name: "run".into(),
+                    input: json!({"cmd": "ls"})
+                },
+            ]
+        );
+        assert_eq!(
+            req.messages[2].content,
+            vec![
+                Block::ToolResult {
+                    tool_use_id: "c1".into(),
+                    content: r#"{"output":"a.txt"}"#.into(),
+                    is_error: false,
+                    images: vec![]
+                },
+                Block::Text("a thought from a user is just text".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn unsupported_media_is_a_clear_400() {
+        assert_eq!(
+            error_of(&user(json!([{"text": "hi"}, {"inlineData": {"mimeType": "audio/mpeg", "data": "AAAA"}}]))),
+            "contents[0].parts[1].inlineData.mimeType: \"audio/mpeg\" is not supported; only images, PDF and text can be sent inline"
+        );
+        assert_eq!(
+            error_of(&user(json!([{"fileData": {"mimeType": "image/png", "fileUri": "gs://b/x.png"}}]))),
+            "contents[0].parts[0].fileData: file URIs are not supported; send the content inline as inlineData"
+        );
+        assert_eq!(
+            error_of(&user(json!([{"file_data": {"file_uri": "https://x"}}]))),
+            "contents[0].parts[0].fileData: file URIs are not supported; send the content inline as inlineData"
+        );
+    }
+
+    #[test]
+    fn function_responses_pair_with_calls_by_id() {
+        let body = json!({"contents": [
+            {"role": "user", "parts": [{"text": "go"}]},
+            {"role": "model", "parts": [
+                {"functionCall": {"id": "a", "name": "f", "args": {}}},
+                {"functionCall": {"id": "b", "name": "f", "args": {"x": 1}}}
+            ]},
+            {"role": "user", "parts": [
+                {"functionResponse": {"id": "b", "name": "f", "response": {"output": "B"}}},
+                {"functionResponse": {"name": "f", "response": {"output": "A"}}}
+            ]}
+        ]});
+        let ids: Vec<String> = blocks(&body)
+            .into_iter()
+            .filter_map(|b| match b {
+                Block::ToolResult { tool_use_id, .. } => Some(tool_use_id),
+                _ => None,
+            })
+            .collect();
+        // "b" by id; the one without an id takes the remaining call of that name.
+        assert_eq!(ids, ["b", "a"]);
+    }
+
+    #[test]
+    fn calls_without_ids_get_stable_ids_and_pair_by_name_and_order() {
+        let body = json!({"contents": [
+            {"role": "user", "parts": [{"text": "weather in two cities, then the time"}]},
+            {"role": "model", "parts": [
+                {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}},
+                {"functionCall": {"name": "get_time", "args": {}}},
+                {"functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}}
+            ]},
+            {"role": "user", "parts": [
+                {"functionResponse": {"name": "get_time", "response": {"output": "noon"}}},
+                {"functionResponse": {"name": "get_weather", "response": {"output": "sunny"}}},
+                {"functionResponse": {"name": "get_weather", "response": {"error": "no data"}}},
+                {"functionResponse": {"name": "unknown", "response": {}}}
+            ]}
+        ]});
+        let req = parse_json(&body).unwrap();
+        let call_ids: Vec<&str> = req.messages[1]
+            .content
+            .iter()
+            .filter_map(|b| match b {
+                Block::ToolUse { id, .. } => Some(id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            call_ids,
+            [
+                "call_1_0_get_weather",
+                "call_1_1_get_time",
+                "call_1_2_get_weather"
+            ]
+        );
+        let results: Vec<(&str, &str, bool)> = req.messages[2]
+            .content
+            .iter()
+            .filter_map(|b| match b {
+                Block::ToolResult {
+                    tool_use_id,
+                    content,
+                    is_error,
+                    ..
+                } => Some((tool_use_id.as_str(), content.as_str(), *is_error)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            results,
+            [
+                ("call_1_1_get_time", r#"{"output":"noon"}"#, false),
+                ("call_1_0_get_weather", r#"{"output":"sunny"}"#, false),
+                ("call_1_2_get_weather", r#"{"error":"no data"}"#, true),
+                ("result_2_3_unknown", "{}", false),
+            ]
+        );
+        // Replaying the same history gives the same ids.
+        assert_eq!(parse_json(&body).unwrap().messages, req.messages);
+    }
+
+    #[test]
+    fn function_responses_may_return_images() {
+        let body = user(
+            json!([{"functionResponse": {"name": "shot", "response": {"output": "ok"},
+            "parts": [{"inlineData": {"mimeType": "image/png", "data": "AAAA"}}]}}]),
+        );
+        match &blocks(&body)[..] {
+            [Block::ToolResult { images, .. }] => assert_eq!(
+                images,
+                &[Image {
+                    media_type: "image/png".into(),
+                    data: "AAAA".into()
+                }]
+            ),
+            other => panic!("{other:?}"),
+        }
+        let body = user(json!([{"functionResponse": {"name": "f", "response": {},
+            "parts": [{"inlineData": {"mimeType": "application/pdf", "data": "AAAA"}}]}}]));
+        assert_eq!(
+            error_of(&body),
+            "contents[0].parts[0].functionResponse.parts[0].inlineData: only images can be returned by a function"
+        );
+    }
+
+    #[test]
+    fn system_instruction() {
+        let mut body = user(json!([{"text": "hi"}]));
+        body["systemInstruction"] = json!({"role": "user", "parts": [{"text": "Be terse."}, {"text": " "}, {"text": "Cite.", "thought": false}]});
+        assert_eq!(parse_json(&body).unwrap().system, ["Be terse.", "Cite."]);
+        body["systemInstruction"] = Value::Null;
+        body["system_instruction"] = json!("Plain.");
+        assert_eq!(parse_json(&body).unwrap().system, ["Plain."]);
+        body["system_instruction"] = json!(5);
+        assert_eq!(
+            error_of(&body),
+            "systemInstruction: expected a Content object, got a number"
+        );
+    }
+
+    #[test]
+    fn tools_and_their_schemas() {
+        let mut body = user(json!([{"text": "hi"}]));
+        body["tools"] = json!([
+            {"functionDeclarations": [
+                {"name": "get_weather", "description": "Weather for a city",
+                 "parameters": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}}, "required": ["city"]}},
+                {"name": "read_file",
+                 "parametersJsonSchema": {"type": "object", "properties": {"path": {"type": "string"}}}},
+                {"name": "noop"}
+            ]},
+            {"googleSearch": {}},
+            {"codeExecution": {}},
+            {"function_declarations": [{"name": "snake", "parameters_json_schema": {"type": "OBJECT"}}]}
+        ]);
+        let req = parse_json(&body).unwrap();
+        assert_eq!(
+            req.tools,
+            vec![
+                Tool {
+                    name: "get_weather".into(),
+                    description: "Weather for a city".into(),
+                    input_schema: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+                },
+                Tool {
+                    name: "read_file".into(),
+                    description: String::new(),
+                    input_schema: json!({"type": "object", "properties": {"path": {"type": "string"}}}),
+                },
+                Tool {
+                    name: "noop".into(),
+                    description: String::new(),
+                    input_schema: json!({"type": "object", "properties": {}}),
+                },
+                Tool {
+                    name: "snake".into(),
+                    description: String::new(),
+                    input_schema: json!({"type": "object"}),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn function_calling_modes() {
+        let choice = |config: Value| -> Result<(ToolChoice, Vec<String>)> {
+            let mut body = user(json!([{"text": "hi"}]));
+            body["tools"] =
+                json!([{"functionDeclarations": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}]);
+            body["toolConfig"] = json!({"functionCallingConfig": config});
+            let req = parse_json(&body)?;
+            Ok((
+                req.tool_choice,
+                req.tools.into_iter().map(|t| t.name).collect(),
+            ))
+        };
+        let all = || vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        assert_eq!(
+            choice(json!({"mode": "AUTO"})).unwrap(),
+            (ToolChoice::Auto, all())
+        );
+        assert_eq!(choice(json!({})).unwrap(), (ToolChoice::Auto, all()));
+        assert_eq!(
+            choice(json!({"mode": "VALIDATED"})).unwrap(),
+            (ToolChoice::Auto, all())
+        );
+        assert_eq!(
+            choice(json!({"mode": "none"})).unwrap(),
+            (ToolChoice::None, all())
+        );
+        assert_eq!(
+            choice(json!({"mode": "NONE", "allowedFunctionNames": ["a"]})).unwrap(),
+            (ToolChoice::None, all())
+        );
+        assert_eq!(
+            choice(json!({"mode": "ANY"})).unwrap(),
+            (ToolChoice::Any, all())
+        );
+        assert_eq!(
+            choice(json!({"mode": "ANY", "allowedFunctionNames": ["b"]})).unwrap(),
+            (ToolChoice::Tool("b".into()), vec!["b".to_owned()])
+        );
+        assert_eq!(
+            choice(json!({"mode": "ANY", "allowedFunctionNames": ["a", "c", "zzz"]})).unwrap(),
+            (ToolChoice::Any, vec!["a".to_owned(), "c".to_owned()])
+        );
+        assert_eq!(
+            choice(json!({"mode": "AUTO", "allowed_function_names": ["c"]})).unwrap(),
+            (ToolChoice::Auto, vec!["c".to_owned()])
+        );
+        assert_eq!(
+            choice(json!({"mode": "ANY", "allowedFunctionNames": ["zzz"]})).unwrap_err().message,
+            "toolConfig.functionCallingConfig.allowedFunctionNames: none of these functions is declared in tools[].functionDeclarations"
+        );
+        assert_eq!(
+            choice(json!({"mode": "SOMETIMES"})).unwrap_err().message,
+            "toolConfig.functionCallingConfig.mode: unknown mode \"SOMETIMES\" (expected AUTO, ANY, NONE or VALIDATED)"
+        );
+        assert_eq!(
+            choice(json!({"mode": "ANY", "allowedFunctionNames": [1]})).unwrap_err().message,
+            "toolConfig.functionCallingConfig.allowedFunctionNames[0]: expected a string, got a number"
+        );
+    }
+
+    #[test]
+    fn generation_config() {
+        let generation = |config: Value| -> ChatRequest {
+            let mut body = user(json!([{"text": "hi"}]));
+            body["generationConfig"] = config;
+            parse_json(&body).unwrap()
+        };
+        let req = generation(
+            json!({"temperature": 1, "topP": 0.95, "topK": 64, "candidateCount": 1,
+            "stopSequences": ["x"], "maxOutputTokens": 8192, "seed": 3, "responseModalities": ["TEXT"]}),
+        );
+        assert_eq!(req.max_tokens, Some(8192));
+        assert_eq!(
+            generation(json!({"max_output_tokens": "512"})).max_tokens,
+            Some(512)
+        );
+
+        // The routing call: JSON with a schema mixing upper-case types.
+        let req = generation(
+            json!({"responseMimeType": "application/json", "responseJsonSchema": {
+            "type": "OBJECT", "properties": {"complexity_reasoning": {"type": "STRING"},
+            "complexity_score": {"type": "INTEGER"}}, "required": ["complexity_reasoning", "complexity_score"]}}),
+        );
+        assert_eq!(
+            req.response_schema,
+            Some(
+                json!({"type": "object", "properties": {"complexity_reasoning": {"type": "string"},
+                "complexity_score": {"type": "integer"}}, "required": ["complexity_reasoning", "complexity_score"]})
+            )
+        );
+        assert!(Echo::from_value(req.echo.as_ref()).json);
+        let req = generation(json!({"responseMimeType": "application/json",
+            "responseSchema": {"type": "ARRAY", "items": {"type": "NUMBER"}}}));
+        assert_eq!(
+            req.response_schema,
+            Some(json!({"type": "array", "items": {"type": "number"}}))
+        );
+        let req = generation(json!({"responseMimeType": "application/json"}));
+        assert_eq!(req.response_schema, Some(json!({"type": "object"})));
+        let req = generation(json!({"responseSchema": {"type": "STRING"}}));
+        assert_eq!(req.response_schema, Some(json!({"type": "string"})));
+        let req = generation(
+            json!({"responseMimeType": "text/plain", "responseSchema": {"type": "STRING"}}),
+        );
+        assert_eq!(req.response_schema, None);
+        assert!(!Echo::from_value(req.echo.as_ref()).json);
+    }
+
+    #[test]
+    fn thinking_config() {
+        let thinking = |config: Value| -> (Option<ThinkingConfig>, bool) {
+            let mut body = user(json!([{"text": "hi"}]));
+            body["generationConfig"] = json!({"thinkingConfig": config});
+            let req = parse_json(&body).unwrap();
+            (req.thinking, Echo::from_value(req.echo.as_ref()).thoughts)
+        };
+        let adaptive = |effort: &str| {
+            Some(ThinkingConfig::Adaptive {
+                effort: effort.into(),
+            })
+        };
+        assert_eq!(
+            thinking(json!({"includeThoughts": true, "thinkingBudget": 8192})),
+            (
+                Some(ThinkingConfig::Enabled {
+                    budget_tokens: 8192
+                }),
+                true
+            )
+        );
+        assert_eq!(
+            thinking(json!({"includeThoughts": true, "thinkingLevel": "HIGH"})),
+            (adaptive("high"), true)
+        );
+        assert_eq!(
+            thinking(json!({"thinkingLevel": "LOW"})),
+            (adaptive("low"), false)
+        );
+        assert_eq!(
+            thinking(json!({"thinkingLevel": "minimal"})),
+            (adaptive("low"), false)
+        );
+        assert_eq!(
+            thinking(json!({"thinkingLevel": "MEDIUM"})),
+            (adaptive("medium"), false)
+        );
+        assert_eq!(
+            thinking(json!({"thinkingBudget": -1})),
+            (adaptive("high"), false)
+        );
+        assert_eq!(
+            thinking(json!({"includeThoughts": true})),
+            (adaptive("high"), true)
+        );
+        assert_eq!(
+            thinking(json!({"includeThoughts": true, "thinkingBudget": 0})),
+            (None, false)
+        );
+        assert_eq!(thinking(json!({})), (None, false));
+    }
+
+    #[test]
+    fn session_header() {
+        let uuid = "450ddb32-4144-4e3d-b42f-d371157ee073";
+        assert_eq!(
+            session_hints(Some(uuid)),
+            SessionHints {
+                conversation_id: Some(uuid.into()),
+                session_key: Some(uuid.into())
+            }
+        );
+        assert_eq!(
+            session_hints(Some("opaque")),
+            SessionHints {
+                conversation_id: None,
+                session_key: Some("opaque".into())
+            }
+        );
+        assert_eq!(
+            session_hints(Some(&"k".repeat(300))),
+            SessionHints::default()
+        );
+        assert_eq!(session_hints(None), SessionHints::default());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let no_model = RequestHints::default();
+        let body = json!({"contents": [{"parts": [{"text": "hi"}]}]});
+        assert_eq!(
+            parse(body.to_string().as_bytes(), &no_model)
+                .unwrap_err()
+                .message,
+            "the model must be named in the URL: /v1beta/models/{model}:generateContent"
+        );
+        let cases: Vec<(Value, &str)> = vec![
+            (
+                json!([1]),
+                "the request body must be a JSON object, not an array",
+            ),
+            (
+                json!({}),
+                "contents: at least one content with a non-empty part is required",
+            ),
+            (
+                json!({"contents": [{"parts": [{"text": ""}]}]}),
+                "contents: at least one content with a non-empty part is required",
+            ),
+            (
+                json!({"contents": "hi"}),
+                "contents: expected an array, got a string",
+            ),
+            (
+                json!({"contents": ["hi"]}),
+                "contents[0]: expected an object, got a string",
+            ),
+            (
+                json!({"contents": [{"role": "system", "parts": []}]}),
+                "contents[0].role: unknown role \"system\" (expected user or model)",
+            ),
+            (
+                json!({"contents": [{"parts": {}}]}),
+                "contents[0].parts: expected an array, got an object",
+            ),
+            (
+                user(json!([{"text": 1}])),
+                "contents[0].parts[0].text: expected a string, got a number",
+            ),
+            (
+                user(json!([{"text": "x", "thought": "yes"}])),
+                "contents[0].parts[0].thought: expected a boolean, got a string",
+            ),
+            (
+                user(json!([{"inlineData": {"data": "x"}}])),
+                "contents[0].parts[0].inlineData.mimeType: field required",
+            ),
+            (
+                user(json!([{"inlineData": {"mimeType": "image/png"}}])),
+                "contents[0].parts[0].inlineData.data: field required",
+            ),
+            (
+                user(json!([{"functionCall": {"args": {}}}])),
+                "contents[0].parts[0].functionCall.name: field required",
+            ),
+            (
+                user(json!([{"functionCall": {"name": "f", "args": "{}"}}])),
+                "contents[0].parts[0].functionCall.args: expected an object, got a string",
+            ),
+            (
+                user(json!([{"functionCall": {"name": ""}}])),
+                "contents[0].parts[0].functionCall.name: must not be empty",
+            ),
+            (
+                user(json!([{"functionResponse": {"name": "f", "response": "ok"}}])),
+                "contents[0].parts[0].functionResponse.response: expected an object, got a string",
+            ),
+            (
+                user(json!([{"functionResponse": {"response": {}}}])),
+                "contents[0].parts[0].functionResponse.name: field required",
+            ),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(error_of(&body), expected, "body {body}");
+        }
+        let mut body = user(json!([{"text": "hi"}]));
+        body["tools"] = json!([{"functionDeclarations": [{"description": "x"}]}]);
+        assert_eq!(
+            error_of(&body),
+            "tools[0].functionDeclarations[0].name: field required"
+        );
+        body["tools"] = json!({"functionDeclarations": []});
+        assert_eq!(error_of(&body), "tools: expected an array, got an object");
+        body["tools"] = Value::Null;
+        body["generationConfig"] = json!({"maxOutputTokens": "lots"});
+        assert_eq!(
+            error_of(&body),
+            "generationConfig.maxOutputTokens: expected an integer, got a string"
+        );
+        body["generationConfig"] = json!({"thinkingConfig": {"includeThoughts": 1}});
+        assert_eq!(
+            error_of(&body),
+            "generationConfig.thinkingConfig.includeThoughts: expected a boolean, got a number"
+        );
+        let err = parse(b"{\"contents\": ", &hints()).unwrap_err();
+        assert!(err
+            .message
+            .starts_with("the request body is not valid JSON: "));
+    }
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(deep.as_bytes(), &hints()).is_err());
+        let body = format!(
+            r#"{{"contents":[{{"parts":[{{"functionCall":{{"name":"f","args":{{"a":{}}}}}}}]}}]}}"#,
+            "[".repeat(50_000)
+        );
+        assert!(parse(body.as_bytes(), &hints()).is_err());
+    }
+
+    /// The captured Gemini CLI requests (`tests/fixtures/gemini-cli.*.json`, or the directory in
+    /// `KIRO_EDGE_FIXTURES`), with the hints their URL gives.
+    fn gemini_cli_fixtures() -> Vec<(String, Value, RequestHints)> {
+        let dir = std::env::var_os("KIRO_EDGE_FIXTURES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
+        let mut fixtures: Vec<(String, Value, RequestHints)> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|entry| {
+                let path = entry.ok()?.path();
+                let name = path.file_name()?.to_str()?.to_owned();
+                name.starts_with("gemini-cli.").then_some((name, path))
+            })
+            .map(|(name, path)| {
+                let capture: Value =
+                    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                let url_path = capture["path"].as_str().unwrap();
+                let (model, action) = url_path
+                    .strip_prefix("/v1beta/models/")
+                    .and_then(|rest| rest.split_once(':'))
+                    .unwrap();
+                let hints = RequestHints {
+                    path_model: Some(model.to_owned()),
+                    path_stream: Some(action == "streamGenerateContent"),
+                    query: capture["query"].as_str().map(str::to_owned),
+                    session_header: None,
+                };
+                (name, capture["body"].clone(), hints)
+            })
+            .collect();
+        fixtures.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            fixtures.len(),
+            3,
+            "the Gemini CLI captures in {}",
+            dir.display()
+        );
+        fixtures
+    }
+
+    #[test]
+    fn gemini_cli_captures_parse() {
+        for (name, body, hints) in gemini_cli_fixtures() {
+            let req = parse(body.to_string().as_bytes(), &hints)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(req.model, "gemini-2.5-flash", "{name}");
+            assert!(req.stream, "{name}");
+            assert_eq!(
+                Echo::from_value(req.echo.as_ref()),
+                Echo {
+                    sse: true,
+                    thoughts: true,
+                    json: false
+                },
+                "{name}"
+            );
+            assert_eq!(
+                req.thinking,
+                Some(ThinkingConfig::Enabled {
+                    budget_tokens: 8192
+                }),
+                "{name}"
+            );
+            assert_eq!(req.system.len(), 1, "{name}");
+            assert!(req.system[0].starts_with("You are a non-interactive CLI agent"));
+            assert!(req.tools.iter().any(|t| t.name == "read_file"), "{name}");
+            assert!(req.tools.iter().all(|t| t.input_schema["type"] == "object"));
+            let first = &req.messages[0];
+            assert_eq!(first.role, Role::User);
+            assert_eq!(first.content.len(), 2, "{name}");
+            if name.contains("tool-result") {
+                assert_eq!(req.messages.len(), 3, "{name}");
+                let call_id = "run_shell_command_1795240214707_0";
+                assert_eq!(
+                    req.messages[1].content,
+                    vec![Block::ToolUse {
+                        id: call_id.into(),
+                        name: "run_shell_command".into(),
+                        input: json!({"command": "echo capture-ok", "description": "print capture-ok"}),
+                    }]
+                );
+                match &req.messages[2].content[..] {
+                    [Block::ToolResult {
+                        tool_use_id,
+                        content,
+                        is_error: false,
+                        images,
+                    }] => {
+                        assert_eq!(tool_use_id, call_id);
+                        assert!(content.contains("capture-ok"), "{content}");
+                        assert!(images.is_empty());
+                    }
+                    other => panic!("{name}: last turn {other:?}"),
+                }
+            } else {
+                assert_eq!(req.messages.len(), 1, "{name}");
+            }
+        }
     }
 }

@@ -61,7 +61,12 @@ fn normalize(node: &mut Value, depth: usize) {
                 }
             }
             // A sub-schema, or an array of them.
-            "items" | "prefixItems" | "anyOf" | "oneOf" | "allOf" | "not"
+            "items"
+            | "prefixItems"
+            | "anyOf"
+            | "oneOf"
+            | "allOf"
+            | "not"
             | "additionalProperties" => match value {
                 Value::Array(children) => {
                     for child in children {

@@ -204,7 +204,9 @@ impl Conversation {
             "user" => {
                 let content = require(&mut obj, at, "content", any)?;
                 let blocks = user_content(content, &at.key("content"))?;
-                self.push_message(Message::user(blocks));
+                if !blocks.is_empty() {
+                    self.push_message(Message::user(blocks));
+                }
             }
             "assistant" => {
                 let message = self.assistant(obj, at)?;
@@ -513,8 +515,7 @@ fn tool_result(tool_use_id: String, content: Option<Value>, at: &Path) -> Result
 
 /// An `image_url`: only inline `data:` URLs can be forwarded.
 fn image_from_url(url: String, at: &Path) -> Result<Image> {
-    let scheme = url.get(..8).unwrap_or(&url).to_ascii_lowercase();
-    if scheme.starts_with("http://") || scheme.starts_with("https://") {
+    if starts_with_ci(&url, "http://") || starts_with_ci(&url, "https://") {
         return Err(invalid(
             at,
             "remote image URLs are not supported; send the image inline as a base64 data URL \
@@ -532,16 +533,15 @@ fn image_from_url(url: String, at: &Path) -> Result<Image> {
 }
 
 /// Splits `data:<media type>[;params];base64,<data>` into its lowercase media type (if any)
-/// and the base64 payload. Percent-encoded (non-base64) data URLs are refused.
-fn data_url_parts(url: String, at: &Path) -> Result<(Option<String>, String)> {
+/// and the base64 payload. Percent-encoded (non-base64) data URLs are refused. The payload
+/// (often megabytes) keeps the URL's allocation.
+fn data_url_parts(mut url: String, at: &Path) -> Result<(Option<String>, String)> {
     let expected = "expected a base64 data URL (data:<media type>;base64,…)";
-    let is_data = url
-        .get(..5)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("data:"));
-    let Some((header, payload)) = url.split_once(',').filter(|_| is_data) else {
-        return Err(invalid(at, expected));
+    let comma = match url.find(',') {
+        Some(comma) if starts_with_ci(&url, "data:") => comma,
+        _ => return Err(invalid(at, expected)),
     };
-    let mut params = header.get(5..).unwrap_or_default().split(';');
+    let mut params = url.get(5..comma).unwrap_or_default().split(';');
     let media_type = params
         .next()
         .map(|m| m.trim().to_ascii_lowercase())
@@ -549,7 +549,14 @@ fn data_url_parts(url: String, at: &Path) -> Result<(Option<String>, String)> {
     if !params.any(|p| p.trim().eq_ignore_ascii_case("base64")) {
         return Err(invalid(at, expected));
     }
-    Ok((media_type, payload.to_owned()))
+    url.drain(..=comma);
+    Ok((media_type, url))
+}
+
+fn starts_with_ci(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -831,5 +838,519 @@ fn array(value: Value, at: &Path) -> Result<Vec<Value>> {
     match value {
         Value::Array(items) => Ok(items),
         other => Err(wrong_type(at, "an array", &other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::ErrorKind;
+    use serde_json::json;
+
+    const PNG: &str = "iVBORw0KGgo=";
+
+    fn parse_json(body: &Value) -> Result<ChatRequest> {
+        parse(body.to_string().as_bytes(), &RequestHints::default())
+    }
+
+    /// A minimal valid body with `messages` replaced.
+    fn with_messages(messages: Value) -> Value {
+        json!({"model": "claude-sonnet-4-5", "messages": messages})
+    }
+
+    fn error_of(body: &Value) -> String {
+        let err = parse_json(body).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidRequest);
+        err.message
+    }
+
+    fn text(s: &str) -> Block {
+        Block::Text(s.into())
+    }
+
+    #[test]
+    fn minimal_request() {
+        let req = parse_json(&with_messages(json!([{"role": "user", "content": "hi"}]))).unwrap();
+        assert_eq!(
+            req,
+            ChatRequest {
+                model: "claude-sonnet-4-5".into(),
+                messages: vec![Message::user(vec![text("hi")])],
+                ..Default::default()
+            }
+        );
+    }
+
+    #[test]
+    fn system_and_developer_messages() {
+        let req = parse_json(&with_messages(json!([
+            {"role": "developer", "content": "You are terse."},
+            {"role": "system", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+            {"role": "system", "content": "  "},
+            {"role": "user", "content": "hi", "name": "alice"},
+            {"role": "system", "content": "mid-conversation"},
+        ])))
+        .unwrap();
+        assert_eq!(req.system, ["You are terse.", "a\nb", "mid-conversation"]);
+        assert_eq!(req.messages, [Message::user(vec![text("hi")])]);
+    }
+
+    #[test]
+    fn user_parts() {
+        let req = parse_json(&with_messages(json!([{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": format!("data:image/PNG;base64,{PNG}"), "detail": "auto"}},
+            {"type": "image_url", "image_url": format!("data:image/jpeg;name=x.jpg;base64,{PNG}")},
+            {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}},
+            {"type": "some_future_part", "x": 1},
+        ]}])))
+        .unwrap();
+        assert_eq!(
+            req.messages[0].content,
+            [
+                text("What is this?"),
+                Block::Image(Image {
+                    media_type: "image/png".into(),
+                    data: PNG.into()
+                }),
+                Block::Image(Image {
+                    media_type: "image/jpeg".into(),
+                    data: PNG.into()
+                }),
+                Block::Document(Document {
+                    media_type: "application/pdf".into(),
+                    data: "JVBERi0=".into(),
+                    name: Some("a.pdf".into())
+                }),
+            ]
+        );
+        assert_eq!(req.messages.len(), 1);
+
+        // A message with nothing usable left is dropped.
+        let req = parse_json(&with_messages(json!([
+            {"role": "user", "content": "hi"},
+            {"role": "user", "content": [{"type": "some_future_part"}]},
+        ])))
+        .unwrap();
+        assert_eq!(req.messages, [Message::user(vec![text("hi")])]);
+    }
+
+    #[test]
+    fn tool_round_trip() {
+        let req = parse_json(&json!({
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": "weather in Paris and Rome?"},
+                {"role": "assistant", "content": null, "reasoning_content": "Two cities.",
+                 "tool_calls": [
+                    {"id": "call_1", "type": "function",
+                     "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+                    {"id": "call_2", "type": "function",
+                     "function": {"name": "get_weather", "arguments": ""}},
+                 ]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+                {"role": "tool", "tool_call_id": "call_2",
+                 "content": [{"type": "text", "text": "20C"}, {"type": "text", "text": "sunny"}]},
+                {"role": "user", "content": "thanks"},
+                {"role": "tool", "tool_call_id": "late", "content": [
+                    {"type": "image_url", "image_url": {"url": format!("data:image/png;base64,{PNG}")}}]},
+            ],
+            "tools": [
+                {"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+                 "strict": true}},
+                {"type": "function", "function": {"name": "no_params"}},
+                {"type": "custom", "custom": {"name": "grammar_tool", "format": {"type": "text"}}},
+            ],
+            "tool_choice": "required",
+            "parallel_tool_calls": false,
+        }))
+        .unwrap();
+        let result = |id: &str, content: &str| Block::ToolResult {
+            tool_use_id: id.into(),
+            content: content.into(),
+            is_error: false,
+            images: vec![],
+        };
+        assert_eq!(
+            req.messages,
+            [
+                Message::user(vec![text("weather in Paris and Rome?")]),
+                Message::assistant(vec![
+                    Block::Thinking("Two cities.".into()),
+                    Block::ToolUse {
+                        id: "call_1".into(),
+                        name: "get_weather".into(),
+                        input: json!({"city": "Paris"})
+                    },
+                    Block::ToolUse {
+                        id: "call_2".into(),
+                        name: "get_weather".into(),
+                        input: json!({})
+                    },
+                ]),
+                // Consecutive tool messages make one user turn.
+                Message::user(vec![
+                    result("call_1", "18C"),
+                    result("call_2", "20C\nsunny")
+                ]),
+                Message::user(vec![text("thanks")]),
+                Message::user(vec![Block::ToolResult {
+                    tool_use_id: "late".into(),
+                    content: String::new(),
+                    is_error: false,
+                    images: vec![Image {
+                        media_type: "image/png".into(),
+                        data: PNG.into()
+                    }],
+                }]),
+            ]
+        );
+        assert_eq!(req.tool_choice, ToolChoice::Any);
+        let names: Vec<&str> = req.tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["get_weather", "no_params"],
+            "custom tools are dropped"
+        );
+        assert_eq!(req.tools[0].description, "Weather");
+        assert_eq!(req.tools[1].input_schema, empty_object_schema());
+    }
+
+    #[test]
+    fn assistant_content_forms() {
+        let req = parse_json(&with_messages(json!([
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "refusal", "refusal": "no"}]},
+            {"role": "assistant", "content": ""},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "c", "type": "custom", "custom": {"name": "patch", "input": "*** Begin"}},
+                {"id": "d", "function": {"name": "f", "arguments": {"k": 1}}},
+            ]},
+        ])))
+        .unwrap();
+        assert_eq!(
+            req.messages.len(),
+            3,
+            "the empty assistant message is dropped"
+        );
+        assert_eq!(req.messages[1].content, [text("a"), text("no")]);
+        assert_eq!(
+            req.messages[2].content,
+            [
+                Block::ToolUse {
+                    id: "c".into(),
+                    name: "patch".into(),
+                    input: json!({"input": "*** Begin"})
+                },
+                Block::ToolUse {
+                    id: "d".into(),
+                    name: "f".into(),
+                    input: json!({"k": 1})
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn legacy_functions() {
+        let mut body = with_messages(json!([
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": null,
+             "function_call": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}},
+            {"role": "function", "name": "get_weather", "content": "18C"},
+            {"role": "function", "name": "unasked", "content": "?"},
+        ]));
+        body["functions"] = json!([{"name": "get_weather", "parameters": {"type": "object"}}]);
+        body["function_call"] = json!({"name": "get_weather"});
+        let req = parse_json(&body).unwrap();
+        let Block::ToolUse { id, .. } = &req.messages[1].content[0] else {
+            panic!("{:?}", req.messages[1]);
+        };
+        match &req.messages[2].content[..] {
+            [Block::ToolResult {
+                tool_use_id,
+                content,
+                ..
+            }, Block::ToolResult {
+                tool_use_id: orphan,
+                ..
+            }] => {
+                assert_eq!(tool_use_id, id);
+                assert_eq!(content, "18C");
+                assert_ne!(orphan, id);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(req.tools[0].name, "get_weather");
+        assert_eq!(req.tool_choice, ToolChoice::Tool("get_weather".into()));
+        body["function_call"] = json!("none");
+        assert_eq!(parse_json(&body).unwrap().tool_choice, ToolChoice::None);
+    }
+
+    #[test]
+    fn tool_choices() {
+        let mut body = with_messages(json!([{"role": "user", "content": "hi"}]));
+        body["tools"] = json!([
+            {"type": "function", "function": {"name": "a"}},
+            {"type": "function", "function": {"name": "b"}},
+        ]);
+        for (choice, expected) in [
+            (json!("auto"), ToolChoice::Auto),
+            (json!("none"), ToolChoice::None),
+            (json!("required"), ToolChoice::Any),
+            (
+                json!({"type": "function", "function": {"name": "b"}}),
+                ToolChoice::Tool("b".into()),
+            ),
+            (
+                json!({"type": "custom", "custom": {"name": "c"}}),
+                ToolChoice::Auto,
+            ),
+        ] {
+            body["tool_choice"] = choice;
+            assert_eq!(parse_json(&body).unwrap().tool_choice, expected);
+        }
+        body["tool_choice"] = json!({"type": "allowed_tools", "allowed_tools": {
+            "mode": "required", "tools": [{"type": "function", "function": {"name": "b"}}]}});
+        let req = parse_json(&body).unwrap();
+        assert_eq!(req.tool_choice, ToolChoice::Any);
+        assert_eq!(req.tools.len(), 1);
+        assert_eq!(req.tools[0].name, "b");
+    }
+
+    #[test]
+    fn reasoning_effort_becomes_a_budget() {
+        let mut body = with_messages(json!([{"role": "user", "content": "hi"}]));
+        for (effort, expected) in [
+            ("none", None),
+            ("minimal", None),
+            ("low", Some(LOW_BUDGET)),
+            ("medium", Some(MEDIUM_BUDGET)),
+            ("high", Some(HIGH_BUDGET)),
+            ("xhigh", Some(HIGH_BUDGET)),
+        ] {
+            body["reasoning_effort"] = json!(effort);
+            assert_eq!(
+                parse_json(&body).unwrap().thinking,
+                expected.map(|budget_tokens| ThinkingConfig::Enabled { budget_tokens }),
+                "{effort}"
+            );
+        }
+    }
+
+    #[test]
+    fn limits_stream_format_and_echo() {
+        let mut body = with_messages(json!([{"role": "user", "content": "hi"}]));
+        body["max_tokens"] = json!(100);
+        assert_eq!(parse_json(&body).unwrap().max_tokens, Some(100));
+        body["max_completion_tokens"] = json!(5_000_000_000u64);
+        assert_eq!(parse_json(&body).unwrap().max_tokens, Some(u32::MAX));
+
+        body["stream"] = json!(true);
+        let req = parse_json(&body).unwrap();
+        assert!(req.stream);
+        assert_eq!(req.echo, None);
+        body["stream_options"] = json!({"include_usage": true});
+        assert_eq!(
+            parse_json(&body).unwrap().echo,
+            Some(json!({"include_usage": true}))
+        );
+        // Usage options mean nothing without a stream.
+        body["stream"] = json!(false);
+        assert_eq!(parse_json(&body).unwrap().echo, None);
+
+        body["response_format"] = json!({"type": "text"});
+        assert_eq!(parse_json(&body).unwrap().response_schema, None);
+        body["response_format"] = json!({"type": "json_object"});
+        assert_eq!(
+            parse_json(&body).unwrap().response_schema,
+            Some(json!({"type": "object"}))
+        );
+        let schema = json!({"type": "object", "properties": {"x": {"type": "integer"}}});
+        body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "x", "schema": schema, "strict": true}});
+        assert_eq!(parse_json(&body).unwrap().response_schema, Some(schema));
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let mut body = with_messages(json!([{"role": "user", "content": "hi"}]));
+        for (key, value) in [
+            ("temperature", json!(0.2)),
+            ("top_p", json!(1)),
+            ("n", json!(1)),
+            ("stop", json!(["x"])),
+            ("seed", json!(7)),
+            ("logit_bias", json!({"1": 2})),
+            ("store", json!(false)),
+            ("metadata", json!({"a": "b"})),
+            ("modalities", json!(["text"])),
+            ("service_tier", json!("auto")),
+            ("verbosity", json!("low")),
+            ("web_search_options", json!({})),
+            ("some_future_field", json!({"a": [1, 2]})),
+        ] {
+            body[key] = value;
+        }
+        assert!(parse_json(&body).is_ok());
+    }
+
+    #[test]
+    fn session_keys() {
+        let uuid = "450ddb32-4144-4e3d-b42f-d371157ee073";
+        let mut body = with_messages(json!([{"role": "user", "content": "hi"}]));
+        body["user"] = json!("user-1");
+        assert_eq!(
+            parse_json(&body).unwrap().session,
+            SessionHints {
+                conversation_id: None,
+                session_key: Some("user-1".into())
+            }
+        );
+        body["safety_identifier"] = json!("safe-1");
+        body["prompt_cache_key"] = json!("k".repeat(MAX_SESSION_KEY_LEN + 1));
+        assert_eq!(
+            parse_json(&body).unwrap().session.session_key.as_deref(),
+            Some("safe-1"),
+            "an overlong key is skipped"
+        );
+        body["prompt_cache_key"] = json!("cache-1");
+        assert_eq!(
+            parse_json(&body).unwrap().session.session_key.as_deref(),
+            Some("cache-1")
+        );
+        let hints = RequestHints {
+            session_header: Some(uuid.to_uppercase()),
+            ..Default::default()
+        };
+        let req = parse(body.to_string().as_bytes(), &hints).unwrap();
+        assert_eq!(req.session.conversation_id.as_deref(), Some(uuid));
+        assert_eq!(req.session.session_key, Some(uuid.to_uppercase()));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let user = |content: Value| with_messages(json!([{"role": "user", "content": content}]));
+        let call = |arguments: Value| {
+            with_messages(json!([
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "tool_calls": [
+                    {"id": "c", "type": "function", "function": {"name": "f", "arguments": arguments}}]},
+            ]))
+        };
+        let cases: Vec<(Value, &str)> = vec![
+            (json!([1]), "the request body must be a JSON object, not an array"),
+            (json!({"messages": []}), "model: field required"),
+            (json!({"model": 3}), "model: expected a string, got a number"),
+            (json!({"model": ""}), "model: must not be empty"),
+            (json!({"model": "m"}), "messages: field required"),
+            (json!({"model": "m", "messages": []}), "messages: at least one message is required"),
+            (json!({"model": "m", "messages": "hi"}), "messages: expected an array, got a string"),
+            (with_messages(json!(["hi"])), "messages[0]: expected an object, got a string"),
+            (with_messages(json!([{"content": "x"}])), "messages[0].role: field required"),
+            (with_messages(json!([{"role": "bot", "content": "x"}])),
+                "messages[0].role: unknown role \"bot\" (expected system, developer, user, assistant, tool or function)"),
+            (with_messages(json!([{"role": "user"}])), "messages[0].content: field required"),
+            (user(json!(5)), "messages[0].content: expected a string or an array of content parts, got a number"),
+            (user(json!([{"text": "x"}])), "messages[0].content[0].type: field required"),
+            (user(json!([{"type": "text", "text": 1}])), "messages[0].content[0].text: expected a string, got a number"),
+            (user(json!([{"type": "text", "text": "ok"},
+                         {"type": "image_url", "image_url": {"url": "https://x/y.png"}}])),
+                "messages[0].content[1].image_url.url: remote image URLs are not supported; send the image inline as a base64 data URL (data:image/png;base64,…)"),
+            (user(json!([{"type": "image_url", "image_url": {"url": "data:image/svg+xml,<svg/>"}}])),
+                "messages[0].content[0].image_url.url: expected a base64 data URL (data:<media type>;base64,…)"),
+            (user(json!([{"type": "image_url", "image_url": {"url": "HTTPS://x/y.png"}}])),
+                "messages[0].content[0].image_url.url: remote image URLs are not supported; send the image inline as a base64 data URL (data:image/png;base64,…)"),
+            (user(json!([{"type": "image_url", "image_url": {"url": "ftp://x"}}])),
+                "messages[0].content[0].image_url.url: expected a base64 data URL (data:<media type>;base64,…)"),
+            (user(json!([{"type": "image_url", "image_url": {"url": "data:;base64,AAAA"}}])),
+                "messages[0].content[0].image_url.url: the data URL names no media type (expected data:image/png;base64,…)"),
+            (user(json!([{"type": "image_url", "image_url": 3}])),
+                "messages[0].content[0].image_url: expected an object, got a number"),
+            (user(json!([{"type": "image_url", "image_url": {}}])),
+                "messages[0].content[0].image_url.url: field required"),
+            (user(json!([{"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}])),
+                "messages[0].content[0]: audio input is not supported by this gateway's models"),
+            (user(json!([{"type": "file", "file": {"file_id": "file-1"}}])),
+                "messages[0].content[0].file: uploaded files (file_id) are not supported; send the file inline as file_data (a base64 data URL)"),
+            (with_messages(json!([{"role": "system", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}])),
+                "messages[0].content[0].type: system messages take text parts only, not \"image_url\""),
+            (call(json!("{\"city\": ")),
+                "messages[1].tool_calls[0].function.arguments: is not valid JSON: EOF while parsing a value at line 1 column 9"),
+            (call(json!("[1]")),
+                "messages[1].tool_calls[0].function.arguments: must encode a JSON object, not an array"),
+            (call(json!(5)),
+                "messages[1].tool_calls[0].function.arguments: expected a JSON string, got a number"),
+            (with_messages(json!([{"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "f"}}]}])),
+                "messages[0].tool_calls[0].id: field required"),
+            (with_messages(json!([{"role": "assistant", "tool_calls": [{"id": "c", "type": "web"}]}])),
+                "messages[0].tool_calls[0].type: unknown tool call type \"web\" (expected function)"),
+            (with_messages(json!([{"role": "assistant", "tool_calls": {}}])),
+                "messages[0].tool_calls: expected an array, got an object"),
+            (with_messages(json!([{"role": "assistant", "reasoning_content": 1}])),
+                "messages[0].reasoning_content: expected a string, got a number"),
+            (with_messages(json!([{"role": "tool", "content": "x"}])),
+                "messages[0].tool_call_id: field required"),
+            (with_messages(json!([{"role": "tool", "tool_call_id": "c", "content": [
+                {"type": "file", "file": {"file_data": "data:application/pdf;base64,AA=="}}]}])),
+                "messages[0].content[0]: tool results can carry text and images only"),
+            (with_messages(json!([{"role": "function", "content": "x"}])),
+                "messages[0].name: field required"),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(error_of(&body), expected, "body {body}");
+        }
+
+        let mut body = with_messages(json!([{"role": "user", "content": "hi"}]));
+        let top_level: Vec<(&str, Value, &str)> = vec![
+            ("max_tokens", json!(-1), "max_tokens: expected a non-negative integer, got a number"),
+            ("max_completion_tokens", json!("1"), "max_completion_tokens: expected a non-negative integer, got a string"),
+            ("stream", json!("yes"), "stream: expected a boolean, got a string"),
+            ("stream_options", json!({"include_usage": 1}), "stream_options.include_usage: expected a boolean, got a number"),
+            ("n", json!(2), "n: only one choice (n = 1) is supported"),
+            ("parallel_tool_calls", json!("yes"), "parallel_tool_calls: expected a boolean, got a string"),
+            ("tools", json!([{"type": "function"}]), "tools[0].function: field required"),
+            ("tools", json!([{"type": "function", "function": {"name": "a", "parameters": []}}]),
+                "tools[0].function.parameters: expected an object, got an array"),
+            ("tools", json!([{"type": "function", "function": {"description": "x"}}]), "tools[0].function.name: field required"),
+            ("tools", json!([{"type": "function", "function": {"name": ""}}]), "tools[0].function.name: must not be empty"),
+            ("tool_choice", json!("sometimes"), "tool_choice: unknown mode \"sometimes\" (expected auto, none or required)"),
+            ("tool_choice", json!(1), "tool_choice: expected a string or an object, got a number"),
+            ("tool_choice", json!({"type": "function"}), "tool_choice.function: field required"),
+            ("tool_choice", json!({"type": "function", "function": {}}), "tool_choice.function.name: field required"),
+            ("tool_choice", json!({"type": "mcp"}), "tool_choice.type: unknown tool_choice type \"mcp\" (expected function or allowed_tools)"),
+            ("reasoning_effort", json!("extreme"), "reasoning_effort: unknown effort \"extreme\" (expected none, minimal, low, medium, high or xhigh)"),
+            ("reasoning_effort", json!(3), "reasoning_effort: expected a string, got a number"),
+            ("response_format", json!({"type": "yaml"}), "response_format.type: unknown format \"yaml\" (expected text, json_object or json_schema)"),
+            ("response_format", json!({"type": "json_schema"}), "response_format.json_schema: field required"),
+            ("response_format", json!("json"), "response_format: expected an object, got a string"),
+            ("user", json!(5), "user: expected a string, got a number"),
+            ("prompt_cache_key", json!([]), "prompt_cache_key: expected a string, got an array"),
+        ];
+        for (key, value, expected) in top_level {
+            let saved = body[key].take();
+            body[key] = value;
+            assert_eq!(error_of(&body), expected);
+            body[key] = saved;
+        }
+
+        let err = parse(b"{\"model\": ", &RequestHints::default()).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("the request body is not valid JSON: "),
+            "{}",
+            err.message
+        );
+        assert!(parse(b"", &RequestHints::default()).is_err());
+    }
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(deep.as_bytes(), &RequestHints::default()).is_err());
+        let args = format!("{}{}", "[".repeat(50_000), "]".repeat(50_000));
+        let body = json!({"model": "m", "messages": [{"role": "assistant", "tool_calls": [
+            {"id": "c", "function": {"name": "f", "arguments": args}}]}]});
+        assert!(parse_json(&body).is_err());
     }
 }

@@ -452,13 +452,21 @@ mod tests {
             proptest::prop_assert_eq!(&chunks[0]["choices"][0]["delta"]["role"], "assistant");
             let mut next_tool = 0;
             let mut finishes = 0;
+            // Per call, whether some arguments were sent: an empty string is not JSON.
+            let mut has_arguments: Vec<bool> = Vec::new();
             for chunk in &chunks {
                 if let Some(call) = chunk["choices"][0]["delta"]["tool_calls"].get(0) {
                     if call.get("id").is_some() {
                         proptest::prop_assert_eq!(&call["index"], next_tool);
+                        proptest::prop_assert_eq!(&call["function"]["arguments"], "");
                         next_tool += 1;
+                        has_arguments.push(false);
                     } else {
                         proptest::prop_assert_eq!(&call["index"], next_tool - 1);
+                        proptest::prop_assert_ne!(&call["function"]["arguments"], "");
+                        if let Some(last) = has_arguments.last_mut() {
+                            *last = true;
+                        }
                     }
                 }
                 if chunk["choices"][0]["finish_reason"].is_string() {
@@ -466,6 +474,7 @@ mod tests {
                 }
             }
             proptest::prop_assert_eq!(finishes, 1);
+            proptest::prop_assert!(has_arguments.iter().all(|sent| *sent));
             proptest::prop_assert_eq!(&chunks[chunks.len() - 1]["choices"], &json!([]));
         }
     }

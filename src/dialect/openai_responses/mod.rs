@@ -1,43 +1,50 @@
-//! The OpenAI Responses API (`/v1/responses`), as Codex CLI speaks it.
+//! The OpenAI Responses API (`/v1/responses`), as Codex CLI and the `openai` SDKs speak it.
 //!
-//! (Being written: these placeholders keep the crate compiling and answer 501-like errors.)
+//! - [`request::parse`]: Responses request JSON → [`ChatRequest`](crate::chat::ChatRequest),
+//!   with the fields the response object echoes kept in the request's `echo`.
+//! - [`stream::SseWriter`]: canonical events → the full Responses event grammar.
+//! - [`response::JsonWriter`]: canonical events → one response object (non-streaming).
+//! - [`error::body`]: OpenAI's `{"error":{message,type,param,code}}` shape.
+//! - [`store`]: the bounded store behind `store:true`, `previous_response_id` and
+//!   `GET`/`DELETE /v1/responses/{id}`.
+//! - [`models_list`] (shared with Chat Completions) and [`count_tokens()`]
+//!   (`/v1/responses/input_tokens`): the direct answers.
+
+pub mod count_tokens;
+pub mod error;
+mod fields;
+mod output;
+pub mod request;
+pub mod response;
+pub mod store;
+pub mod stream;
+mod tools;
 
 use super::{RequestHints, ResponseWriter};
-use crate::chat::{ChatRequest, ErrorKind, GatewayError, ModelCard, ResponseMeta, StreamEvent};
+use crate::chat::{GatewayError, ModelCard, ResponseMeta};
 
-pub mod request {
-    use super::*;
+/// Key in [`ChatRequest::echo`](crate::chat::ChatRequest::echo) of the request fields the
+/// response object echoes (`instructions`, `tools`, `store`, `previous_response_id`…).
+pub const ECHO_RESPONSE: &str = "response";
+/// Key in the echo of the canonical tool names whose wire form differs (see
+/// `tools::ToolSet::wire_map`).
+pub const ECHO_TOOLS: &str = "tool_names";
 
-    pub fn parse(_body: &[u8], _hints: &RequestHints) -> Result<ChatRequest, GatewayError> {
-        Err(GatewayError::new(ErrorKind::NotFound, "this API is not implemented yet"))
+/// The SSE writer for streams, the response-object aggregator otherwise.
+pub fn response_writer(stream: bool, meta: ResponseMeta) -> Box<dyn ResponseWriter> {
+    if stream {
+        Box::new(stream::SseWriter::new(meta))
+    } else {
+        Box::new(response::JsonWriter::new(meta))
     }
 }
 
-pub mod error {
-    use super::*;
-
-    pub fn body(err: &GatewayError) -> Vec<u8> {
-        serde_json::json!({"error": {"message": err.message, "code": err.status()}}).to_string().into_bytes()
-    }
+/// `GET /v1/models`: the list both OpenAI APIs share.
+pub fn models_list(models: &[ModelCard]) -> Vec<u8> {
+    super::openai_chat::models_list(models)
 }
 
-struct Unimplemented;
-
-impl ResponseWriter for Unimplemented {
-    fn content_type(&self) -> &'static str {
-        "application/json"
-    }
-    fn write(&mut self, _event: &StreamEvent, _out: &mut Vec<u8>) {}
-}
-
-pub fn response_writer(_stream: bool, _meta: ResponseMeta) -> Box<dyn ResponseWriter> {
-    Box::new(Unimplemented)
-}
-
-pub fn models_list(_models: &[ModelCard]) -> Vec<u8> {
-    b"{}".to_vec()
-}
-
-pub fn count_tokens(_body: &[u8], _hints: &RequestHints) -> Result<Vec<u8>, GatewayError> {
-    Err(GatewayError::new(ErrorKind::NotFound, "this API is not implemented yet"))
+/// `POST /v1/responses/input_tokens`: the estimated prompt size of a Responses request.
+pub fn count_tokens(body: &[u8], hints: &RequestHints) -> Result<Vec<u8>, GatewayError> {
+    count_tokens::input_tokens(body, hints)
 }

@@ -19,8 +19,8 @@ use super::fields::{
 use super::tools::{PendingTool, ToolSet};
 use super::{ECHO_RESPONSE, ECHO_TOOLS};
 use crate::chat::{
-    Block, ChatRequest, Document, GatewayError, Image, Message, Role, SessionHints,
-    ThinkingConfig, ToolChoice,
+    Block, ChatRequest, Document, GatewayError, Image, Message, Role, SessionHints, ThinkingConfig,
+    ToolChoice,
 };
 use crate::dialect::RequestHints;
 
@@ -52,76 +52,77 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     }
     let stream = get(&mut root, at, "stream", boolean)?.unwrap_or(false);
     for (field, what) in [
-        ("conversation", "conversations are not supported here; send the history in `input`"),
-        ("prompt", "stored prompt templates are not supported here; send the prompt in `input`"),
+        (
+            "conversation",
+            "conversations are not supported here; send the history in `input`",
+        ),
+        (
+            "prompt",
+            "stored prompt templates are not supported here; send the prompt in `input`",
+        ),
     ] {
         if root.get(field).is_some_and(|v| !v.is_null()) {
             return Err(invalid(&at.key(field), what));
         }
     }
 
-    // Everything the response object echoes, checked and with OpenAI's defaults.
+    // The fields the response object echoes, type-checked; `output.rs` fills the defaults.
     let mut echo = Map::new();
     let max_output_tokens = get(&mut root, at, "max_output_tokens", unsigned)?;
-    echo.insert("max_output_tokens".into(), max_output_tokens.into());
     let previous_response_id = get(&mut root, at, "previous_response_id", string)?;
-    echo.insert(
-        "previous_response_id".into(),
-        previous_response_id.clone().into(),
-    );
-    let store = get(&mut root, at, "store", boolean)?.unwrap_or(true);
-    echo.insert("store".into(), store.into());
-    let parallel = get(&mut root, at, "parallel_tool_calls", boolean)?.unwrap_or(true);
-    echo.insert("parallel_tool_calls".into(), parallel.into());
-    for (field, default) in [("temperature", 1.0), ("top_p", 1.0)] {
-        let value = get(&mut root, at, field, number)?.unwrap_or_else(|| default.into());
-        echo.insert(field.into(), value);
-    }
-    let truncation = get(&mut root, at, "truncation", string)?;
-    echo.insert(
-        "truncation".into(),
-        truncation.unwrap_or_else(|| "disabled".into()).into(),
-    );
-    let metadata = get(&mut root, at, "metadata", object)?.unwrap_or_default();
-    echo.insert("metadata".into(), Value::Object(metadata));
     let prompt_cache_key = get(&mut root, at, "prompt_cache_key", string)?;
-    echo.insert("prompt_cache_key".into(), prompt_cache_key.clone().into());
+    echo_some(
+        &mut echo,
+        "max_output_tokens",
+        max_output_tokens.map(Value::from),
+    );
+    echo_some(
+        &mut echo,
+        "previous_response_id",
+        previous_response_id.clone().map(Value::from),
+    );
+    echo_some(
+        &mut echo,
+        "prompt_cache_key",
+        prompt_cache_key.clone().map(Value::from),
+    );
+    for field in ["store", "parallel_tool_calls"] {
+        let value = get(&mut root, at, field, boolean)?;
+        echo_some(&mut echo, field, value.map(Value::from));
+    }
+    for field in ["temperature", "top_p"] {
+        let value = get(&mut root, at, field, number)?;
+        echo_some(&mut echo, field, value);
+    }
+    for field in ["truncation", "user", "safety_identifier", "service_tier"] {
+        let value = get(&mut root, at, field, string)?;
+        echo_some(&mut echo, field, value.map(Value::from));
+    }
+    let metadata = get(&mut root, at, "metadata", object)?;
+    echo_some(&mut echo, "metadata", metadata.map(Value::Object));
 
     let mut system = Vec::new();
     let instructions = root.remove("instructions").unwrap_or(Value::Null);
     push_instructions(&instructions, &at.key("instructions"), &mut system)?;
-    echo.insert("instructions".into(), instructions);
+    echo_some(
+        &mut echo,
+        "instructions",
+        Some(instructions).filter(|v| !v.is_null()),
+    );
 
     let reasoning = get(&mut root, at, "reasoning", object)?;
     let thinking = match &reasoning {
         Some(obj) => parse_reasoning(obj, &at.key("reasoning"))?,
         None => None,
     };
-    echo.insert(
-        "reasoning".into(),
-        Value::Object(reasoning.unwrap_or_else(|| {
-            let mut r = Map::new();
-            r.insert("effort".into(), Value::Null);
-            r.insert("summary".into(), Value::Null);
-            r
-        })),
-    );
+    echo_some(&mut echo, "reasoning", reasoning.map(Value::Object));
 
     let text = get(&mut root, at, "text", object)?;
     let response_schema = match &text {
         Some(obj) => parse_text_format(obj, &at.key("text"))?,
         None => None,
     };
-    echo.insert(
-        "text".into(),
-        Value::Object(text.unwrap_or_else(|| {
-            let mut format = Map::new();
-            format.insert("type".into(), "text".into());
-            let mut t = Map::new();
-            t.insert("format".into(), Value::Object(format));
-            t
-        })),
-    );
+    echo_some(&mut echo, "text", text.map(Value::Object));
 
     // Tools are read in place: the response object echoes them as sent.
     let raw_tools = get(&mut root, at, "tools", array)?.unwrap_or_default();
@@ -194,6 +195,12 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         session,
         echo: Some(Value::Object(private)),
     })
+}
+
+fn echo_some(echo: &mut Map<String, Value>, key: &str, value: Option<Value>) {
+    if let Some(value) = value {
+        echo.insert(key.to_owned(), value);
+    }
 }
 
 /// Turns being built: adjacent blocks of one role share a message.
@@ -445,7 +452,9 @@ fn tool_output(output: Value, at: &Path) -> Result<(String, Vec<Image>)> {
                     "input_image" => images.push(input_image(&mut part, &part_at)?),
                     // Kiro tool results carry text and images only. Say so rather than let the
                     // model believe the tool returned nothing.
-                    "input_file" => texts.push("[file omitted: not supported in tool output]".into()),
+                    "input_file" => {
+                        texts.push("[file omitted: not supported in tool output]".into())
+                    }
                     _ => {}
                 }
             }
@@ -638,12 +647,8 @@ fn arguments_object(call_id: &str, args: String) -> Value {
 /// The conversation id must be a UUID (Kiro uses it as `conversationId`); the session key,
 /// used only for account stickiness, may be any short string.
 fn session_hints(prompt_cache_key: Option<&str>, header: Option<&str>) -> SessionHints {
-    let bounded = |s: Option<&str>| {
-        s.map(str::trim)
-            .filter(|s| !s.is_empty() && s.len() <= MAX_SESSION_KEY_LEN)
-    };
-    let key = bounded(prompt_cache_key);
-    let header = bounded(header);
+    let key = bounded_key(prompt_cache_key);
+    let header = bounded_key(header);
     let conversation_id = key
         .and_then(normalize_uuid)
         .or_else(|| header.and_then(normalize_uuid));
@@ -657,9 +662,534 @@ fn session_hints(prompt_cache_key: Option<&str>, header: Option<&str>) -> Sessio
     }
 }
 
+/// A usable session key: not blank, not too long.
+fn bounded_key(key: Option<&str>) -> Option<&str> {
+    key.map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_SESSION_KEY_LEN)
+}
+
 /// `s` as a lowercase hyphenated UUID, if it is one.
 fn normalize_uuid(s: &str) -> Option<String> {
     uuid::Uuid::parse_str(s.trim())
         .ok()
         .map(|u| u.hyphenated().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::{ErrorKind, Tool};
+    use crate::dialect::openai_responses::store;
+    use serde_json::json;
+    use std::path::PathBuf;
+
+    fn parse_json(body: &Value) -> Result<ChatRequest> {
+        parse(body.to_string().as_bytes(), &RequestHints::default())
+    }
+
+    fn with_input(input: Value) -> Value {
+        json!({"model": "gpt-5.1-codex", "input": input})
+    }
+
+    fn error_of(body: &Value) -> String {
+        let err = parse_json(body).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidRequest);
+        err.message
+    }
+
+    fn echo_response(req: &ChatRequest) -> &Value {
+        &req.echo.as_ref().unwrap()[ECHO_RESPONSE]
+    }
+
+    #[test]
+    fn minimal_string_input() {
+        let req = parse_json(&with_input(json!("hi"))).unwrap();
+        assert_eq!(req.model, "gpt-5.1-codex");
+        assert_eq!(
+            req.messages,
+            [Message::user(vec![Block::Text("hi".into())])]
+        );
+        assert!(!req.stream);
+        assert_eq!(req.thinking, None);
+        assert_eq!(req.tool_choice, ToolChoice::Auto);
+        assert_eq!(
+            req.echo,
+            Some(json!({ECHO_RESPONSE: {"tool_choice": "auto", "tools": []}, ECHO_TOOLS: {}}))
+        );
+        assert!(store::wants_store(req.echo.as_ref()));
+    }
+
+    #[test]
+    fn every_item_kind() {
+        let png = "data:image/png;base64,iVBORw0KGgo=";
+        let body = json!({
+            "model": "m",
+            "instructions": "Be terse.",
+            "tools": [
+                {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+                {"type": "custom", "name": "apply_patch", "format": {"type": "grammar", "syntax": "lark", "definition": "start: x"}},
+            ],
+            "input": [
+                {"type": "message", "id": "msg_1", "role": "developer", "content": [{"type": "input_text", "text": "Dev rules."}]},
+                {"role": "system", "content": "Sys rules."},
+                {"type": "message", "role": "user", "content": [
+                    {"type": "input_text", "text": "Look:"},
+                    {"type": "input_image", "image_url": png, "detail": "auto"},
+                    {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+                    {"type": "some_future_part", "x": 1},
+                ]},
+                {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Plan A"}],
+                 "content": null, "encrypted_content": "gAAAA…"},
+                {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Running.", "annotations": []}]},
+                {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "exec_command",
+                 "arguments": "{\"cmd\":\"ls\"}", "status": "completed"},
+                {"type": "custom_tool_call", "id": "ctc_1", "call_id": "call_2", "name": "apply_patch", "input": "*** Begin Patch"},
+                {"type": "function_call_output", "id": "fco_1", "call_id": "call_1", "output": "a.txt\n"},
+                {"type": "custom_tool_call_output", "call_id": "call_2", "output": [
+                    {"type": "input_text", "text": "Done"},
+                    {"type": "input_image", "image_url": png},
+                ]},
+                {"type": "item_reference", "id": "msg_0"},
+                {"type": "compaction", "encrypted_content": "x"},
+                {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search"}},
+                {"type": "message", "role": "user", "content": "Thanks"},
+            ],
+        });
+        let req = parse_json(&body).unwrap();
+        assert_eq!(req.system, ["Be terse.", "Dev rules.", "Sys rules."]);
+        let image = Image {
+            media_type: "image/png".into(),
+            data: "iVBORw0KGgo=".into(),
+        };
+        assert_eq!(
+            req.messages,
+            [
+                Message::user(vec![
+                    Block::Text("Look:".into()),
+                    Block::Image(image.clone()),
+                    Block::Document(Document {
+                        media_type: "application/pdf".into(),
+                        data: "JVBERi0=".into(),
+                        name: Some("a.pdf".into()),
+                    }),
+                ]),
+                Message::assistant(vec![
+                    Block::Thinking("Plan A".into()),
+                    Block::Text("Running.".into()),
+                    Block::ToolUse {
+                        id: "call_1".into(),
+                        name: "exec_command".into(),
+                        input: json!({"cmd": "ls"}),
+                    },
+                    Block::ToolUse {
+                        id: "call_2".into(),
+                        name: "apply_patch".into(),
+                        input: json!({"input": "*** Begin Patch"}),
+                    },
+                ]),
+                Message::user(vec![
+                    Block::ToolResult {
+                        tool_use_id: "call_1".into(),
+                        content: "a.txt\n".into(),
+                        is_error: false,
+                        images: vec![],
+                    },
+                    Block::ToolResult {
+                        tool_use_id: "call_2".into(),
+                        content: "Done".into(),
+                        is_error: false,
+                        images: vec![image],
+                    },
+                    Block::Text("Thanks".into()),
+                ]),
+            ]
+        );
+        assert_eq!(req.tools.len(), 2);
+        assert_eq!(req.tools[1].input_schema["required"], json!(["input"]));
+        let echo = req.echo.unwrap();
+        assert_eq!(echo[ECHO_RESPONSE]["instructions"], "Be terse.");
+        assert_eq!(echo[ECHO_RESPONSE]["tools"], body["tools"]);
+        assert_eq!(
+            echo[ECHO_TOOLS],
+            json!({"apply_patch": {"name": "apply_patch", "custom": true}})
+        );
+    }
+
+    #[test]
+    fn replayed_calls_map_back_to_canonical_tool_names() {
+        let body = json!({
+            "model": "m",
+            "tools": [
+                {"type": "function", "name": "send_input"},
+                {"type": "namespace", "name": "multi_agent_v1", "description": "Agents.", "tools": [
+                    {"type": "function", "name": "send_input"},
+                    {"type": "function", "name": "spawn_agent"},
+                ]},
+            ],
+            "input": [
+                {"role": "user", "content": "go"},
+                {"type": "function_call", "call_id": "c1", "name": "send_input", "namespace": "multi_agent_v1", "arguments": ""},
+                {"type": "function_call", "call_id": "c2", "name": "spawn_agent", "arguments": "not json"},
+                {"type": "function_call", "call_id": "c3", "name": "send_input", "arguments": {"x": 1}},
+            ],
+            "tool_choice": {"type": "function", "name": "spawn_agent"},
+        });
+        let req = parse_json(&body).unwrap();
+        let names: Vec<&str> = req.tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["send_input", "multi_agent_v1__send_input", "spawn_agent"]
+        );
+        let calls: Vec<(&str, &Value)> = req.messages[1]
+            .content
+            .iter()
+            .map(|b| match b {
+                Block::ToolUse { name, input, .. } => (name.as_str(), input),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("multi_agent_v1__send_input", &json!({})),
+                ("spawn_agent", &json!({"arguments": "not json"})),
+                ("send_input", &json!({"x": 1})),
+            ]
+        );
+        assert_eq!(req.tool_choice, ToolChoice::Tool("spawn_agent".into()));
+    }
+
+    #[test]
+    fn additional_tools_items_declare_tools() {
+        let body = json!({"model": "m", "input": [
+            {"type": "additional_tools", "id": "at_1", "role": "developer", "tools": [
+                {"type": "namespace", "name": "functions", "tools": [
+                    {"type": "custom", "name": "exec", "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}},
+                ]},
+            ]},
+            {"role": "user", "content": "hi"},
+        ]});
+        let req = parse_json(&body).unwrap();
+        assert_eq!(req.tools.len(), 1);
+        assert_eq!(req.tools[0].name, "exec");
+        assert_eq!(
+            req.echo.unwrap()[ECHO_TOOLS],
+            json!({"exec": {"name": "exec", "namespace": "functions", "custom": true}})
+        );
+        assert_eq!(req.messages.len(), 1);
+    }
+
+    #[test]
+    fn options() {
+        let mut body = with_input(json!("hi"));
+        body["stream"] = json!(true);
+        body["max_output_tokens"] = json!(4096);
+        body["reasoning"] = json!({"effort": "high", "summary": "auto"});
+        body["text"] = json!({"verbosity": "low", "format": {"type": "json_schema", "name": "x",
+            "schema": {"type": "object", "properties": {"a": {"type": "string"}}}, "strict": true}});
+        body["tool_choice"] = json!("required");
+        body["store"] = json!(false);
+        body["previous_response_id"] = json!("resp_prev");
+        body["temperature"] = json!(0.2);
+        body["metadata"] = json!({"k": "v"});
+        body["parallel_tool_calls"] = json!(false);
+        for (key, value) in [
+            ("include", json!(["reasoning.encrypted_content"])),
+            ("client_metadata", json!({"x": 1})),
+            ("stream_options", json!({"include_obfuscation": false})),
+            ("context_management", json!([{"type": "compaction"}])),
+            ("some_future_field", json!([1, {"a": 2}])),
+        ] {
+            body[key] = value;
+        }
+        let req = parse_json(&body).unwrap();
+        assert!(req.stream);
+        assert_eq!(req.max_tokens, Some(4096));
+        assert_eq!(
+            req.thinking,
+            Some(ThinkingConfig::Adaptive {
+                effort: "high".into()
+            })
+        );
+        assert_eq!(
+            req.response_schema.as_ref().unwrap()["properties"]["a"]["type"],
+            "string"
+        );
+        assert_eq!(req.tool_choice, ToolChoice::Any);
+        let echo = echo_response(&req);
+        assert_eq!(echo["store"], false);
+        assert_eq!(echo["previous_response_id"], "resp_prev");
+        assert_eq!(echo["temperature"], 0.2);
+        assert_eq!(echo["metadata"], json!({"k": "v"}));
+        assert_eq!(echo["parallel_tool_calls"], false);
+        assert_eq!(
+            echo["reasoning"],
+            json!({"effort": "high", "summary": "auto"})
+        );
+        assert_eq!(echo["tool_choice"], "required");
+        assert_eq!(echo["max_output_tokens"], 4096);
+        assert_eq!(
+            store::previous_response_id(req.echo.as_ref()),
+            Some("resp_prev")
+        );
+        assert!(!store::wants_store(req.echo.as_ref()));
+
+        let effort = |reasoning: Value| {
+            let mut body = with_input(json!("hi"));
+            body["reasoning"] = reasoning;
+            parse_json(&body).unwrap().thinking
+        };
+        assert_eq!(effort(json!({"effort": "none"})), None);
+        assert_eq!(effort(json!({"effort": "minimal"})), Some(adaptive("low")));
+        assert_eq!(effort(json!({"effort": "xhigh"})), Some(adaptive("xhigh")));
+        // Codex sends only `summary`: the model's default effort.
+        assert_eq!(effort(json!({"summary": "auto"})), Some(adaptive("medium")));
+        assert_eq!(effort(Value::Null), None);
+
+        let mut body = with_input(json!("hi"));
+        body["text"] = json!({"format": {"type": "json_object"}});
+        assert_eq!(
+            parse_json(&body).unwrap().response_schema,
+            Some(json!({"type": "object"}))
+        );
+        body["text"] = json!({"format": {"type": "text"}});
+        assert_eq!(parse_json(&body).unwrap().response_schema, None);
+
+        let choice = |choice: Value| {
+            let mut body = with_input(json!("hi"));
+            body["tools"] = json!([{"type": "custom", "name": "apply_patch"}]);
+            body["tool_choice"] = choice;
+            parse_json(&body).unwrap().tool_choice
+        };
+        assert_eq!(choice(json!("none")), ToolChoice::None);
+        assert_eq!(choice(json!("auto")), ToolChoice::Auto);
+        assert_eq!(
+            choice(json!({"type": "custom", "name": "apply_patch"})),
+            ToolChoice::Tool("apply_patch".into())
+        );
+        assert_eq!(
+            choice(json!({"type": "allowed_tools", "mode": "required", "tools": []})),
+            ToolChoice::Any
+        );
+        assert_eq!(choice(json!({"type": "web_search"})), ToolChoice::Auto);
+    }
+
+    #[test]
+    fn input_may_be_omitted_when_continuing() {
+        let body = json!({"model": "m", "previous_response_id": "resp_1"});
+        assert!(parse_json(&body).unwrap().messages.is_empty());
+        assert_eq!(error_of(&json!({"model": "m"})), "input: field required");
+    }
+
+    #[test]
+    fn session_from_prompt_cache_key_or_header() {
+        let uuid = "01a1fca7-acbf-7b12-9ed0-1582daf6435e";
+        let mut body = with_input(json!("hi"));
+        body["prompt_cache_key"] = json!(uuid);
+        let req = parse_json(&body).unwrap();
+        assert_eq!(
+            req.session,
+            SessionHints {
+                conversation_id: Some(uuid.into()),
+                session_key: Some(uuid.into())
+            }
+        );
+        assert_eq!(
+            session_hints(Some("user-42"), None),
+            SessionHints {
+                conversation_id: None,
+                session_key: Some("user-42".into())
+            }
+        );
+        assert_eq!(
+            session_hints(None, Some(uuid)),
+            SessionHints {
+                conversation_id: Some(uuid.into()),
+                session_key: Some(uuid.into())
+            }
+        );
+        let huge = "k".repeat(MAX_SESSION_KEY_LEN + 1);
+        assert_eq!(session_hints(Some(&huge), None), SessionHints::default());
+        assert_eq!(session_hints(Some("  "), None), SessionHints::default());
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases: Vec<(Value, &str)> = vec![
+            (json!([1]), "the request body must be a JSON object, not an array"),
+            (json!({"input": "x"}), "model: field required"),
+            (json!({"model": " ", "input": "x"}), "model: must not be empty"),
+            (json!({"model": "m", "input": 3}), "input: expected a string or an array of input items, got a number"),
+            (with_input(json!([1])), "input[0]: expected an object, got a number"),
+            (with_input(json!([{"content": "x"}])), "input[0].type: field required"),
+            (with_input(json!([{"role": "tool", "content": "x"}])),
+                "input[0].role: unknown role \"tool\" (expected user, assistant, system or developer)"),
+            (with_input(json!([{"role": "user"}])), "input[0].content: field required"),
+            (with_input(json!([{"role": "user", "content": 1}])),
+                "input[0].content: expected a string or an array of content parts, got a number"),
+            (with_input(json!([{"role": "user", "content": [{"type": "input_text"}]}])),
+                "input[0].content[0].text: field required"),
+            (with_input(json!([{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}])),
+                "input[0].content[0].image_url: only base64 data: URLs are supported; send the image inline as data:<type>;base64,<data>"),
+            (with_input(json!([{"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}])),
+                "input[0].content[0].file_id: uploaded files are not supported; send the image inline as a base64 data: URL"),
+            (with_input(json!([{"role": "user", "content": [{"type": "input_image", "image_url": "data:image/png,abc"}]}])),
+                "input[0].content[0].image_url: only base64 data: URLs are supported; send the image inline as data:<type>;base64,<data>"),
+            (with_input(json!([{"role": "user", "content": [{"type": "input_file", "file_id": "file-1"}]}])),
+                "input[0].content[0]: only inline files are supported; send the file as `file_data` (a base64 data: URL)"),
+            (with_input(json!([{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}])),
+                "input[0].content[0]: audio input is not supported"),
+            (with_input(json!([{"type": "function_call", "name": "f", "arguments": "{}"}])),
+                "input[0].call_id: field required"),
+            (with_input(json!([{"type": "function_call", "call_id": "c", "name": "f", "arguments": 5}])),
+                "input[0].arguments: expected a JSON string, got a number"),
+            (with_input(json!([{"type": "function_call_output", "call_id": "c"}])),
+                "input[0].output: field required"),
+            (with_input(json!([{"type": "function_call_output", "call_id": "c", "output": [{"type": "input_image", "image_url": "http://x"}]}])),
+                "input[0].output[0].image_url: only base64 data: URLs are supported; send the image inline as data:<type>;base64,<data>"),
+            (with_input(json!([{"type": "reasoning", "summary": "x"}])),
+                "input[0].summary: expected an array, got a string"),
+            (with_input(json!([{"type": "additional_tools", "tools": {}}])),
+                "input[0].tools: expected an array, got an object"),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(error_of(&body), expected, "body {body}");
+        }
+
+        let field_cases: Vec<(&str, Value, &str)> = vec![
+            ("stream", json!("yes"), "stream: expected a boolean, got a string"),
+            ("max_output_tokens", json!(-1), "max_output_tokens: expected a non-negative integer, got a number"),
+            ("instructions", json!(5), "instructions: expected a string or an array of messages, got a number"),
+            ("tools", json!({}), "tools: expected an array, got an object"),
+            ("tools", json!([{"type": "function"}]), "tools[0].name: field required"),
+            ("tool_choice", json!("sometimes"), "tool_choice: unknown value \"sometimes\" (expected auto, none or required)"),
+            ("tool_choice", json!({"type": "function"}), "tool_choice.name: field required"),
+            ("reasoning", json!({"effort": 1}), "reasoning.effort: expected a string, got a number"),
+            ("text", json!({"format": {"type": "json_schema"}}), "text.format.schema: field required"),
+            ("text", json!({"format": "json"}), "text.format: expected an object, got a string"),
+            ("temperature", json!("hot"), "temperature: expected a number, got a string"),
+            ("metadata", json!([]), "metadata: expected an object, got an array"),
+            ("store", json!(1), "store: expected a boolean, got a number"),
+            ("previous_response_id", json!(1), "previous_response_id: expected a string, got a number"),
+            ("conversation", json!("conv_1"), "conversation: conversations are not supported here; send the history in `input`"),
+            ("prompt", json!({"id": "pmpt_1"}), "prompt: stored prompt templates are not supported here; send the prompt in `input`"),
+        ];
+        for (field, value, expected) in field_cases {
+            let mut body = with_input(json!("hi"));
+            body[field] = value;
+            assert_eq!(error_of(&body), expected, "{field}");
+        }
+
+        let err = parse(b"{\"model\": ", &RequestHints::default()).unwrap_err();
+        assert!(err
+            .message
+            .starts_with("the request body is not valid JSON: "));
+    }
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(deep.as_bytes(), &RequestHints::default()).is_err());
+        let body = format!(
+            r#"{{"model":"m","input":[{{"type":"function_call_output","call_id":"c","output":{}}}]}}"#,
+            "[".repeat(50_000)
+        );
+        assert!(parse(body.as_bytes(), &RequestHints::default()).is_err());
+    }
+
+    /// The captured Codex requests (`tests/fixtures/codex.*.json`, or the directory in
+    /// `KIRO_EDGE_FIXTURES`).
+    fn codex_fixtures() -> Vec<(String, Value)> {
+        let dir = std::env::var_os("KIRO_EDGE_FIXTURES")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
+        let mut fixtures: Vec<(String, Value)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|entry| {
+                let path = entry.ok()?.path();
+                let name = path.file_name()?.to_str()?.to_owned();
+                name.starts_with("codex.").then_some((name, path))
+            })
+            .map(|(name, path)| {
+                let capture: Value =
+                    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                (name, capture["body"].clone())
+            })
+            .collect();
+        fixtures.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            fixtures.len(),
+            3,
+            "expected the Codex captures in {}",
+            dir.display()
+        );
+        fixtures
+    }
+
+    #[test]
+    fn codex_captures_parse() {
+        for (name, body) in codex_fixtures() {
+            let req = parse_json(&body).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(req.model, "kiro-gw-model", "{name}");
+            assert!(req.stream, "{name}");
+            // 7 functions + 5 namespace members; web_search dropped.
+            assert_eq!(req.tools.len(), 12, "{name}");
+            let tool = |n: &str| req.tools.iter().find(|t| t.name == n);
+            assert!(tool("exec_command").is_some(), "{name}");
+            let spawn: &Tool = tool("spawn_agent").unwrap();
+            assert!(
+                spawn.description.contains("(Tool group `multi_agent_v1`"),
+                "{name}"
+            );
+            // The developer messages (three text parts in two messages) are the system prompt.
+            assert_eq!(req.system.len(), 3, "{name}");
+            assert!(req.system[0].starts_with("You are a coding agent running in the Codex CLI"));
+            assert!(req.system[1].starts_with("<skills_instructions>"));
+            assert!(req.system[2].starts_with("<permissions instructions>"));
+            assert_eq!(
+                req.thinking,
+                Some(ThinkingConfig::Adaptive {
+                    effort: "medium".into()
+                })
+            );
+            assert_eq!(
+                req.session.conversation_id.as_deref(),
+                body["prompt_cache_key"].as_str()
+            );
+            let echo = req.echo.as_ref().unwrap();
+            assert_eq!(echo[ECHO_RESPONSE]["store"], false);
+            assert_eq!(echo[ECHO_RESPONSE]["tools"], body["tools"]);
+            // Namespace members keep their plain names, but go back out with the namespace.
+            assert_eq!(
+                echo[ECHO_TOOLS]["spawn_agent"]["namespace"],
+                "multi_agent_v1"
+            );
+
+            let first = &req.messages[0];
+            assert_eq!(first.role, Role::User);
+            assert_eq!(first.content.len(), 2, "{name}");
+            if name.contains("tool-result") {
+                assert_eq!(req.messages.len(), 3, "{name}");
+                let (call_id, input) = match &req.messages[1].content[..] {
+                    [Block::ToolUse { id, name, input }] if name == "exec_command" => (id, input),
+                    other => panic!("{name}: {other:?}"),
+                };
+                assert_eq!(input, &json!({"cmd": "echo capture-ok"}));
+                match &req.messages[2].content[..] {
+                    [Block::ToolResult {
+                        tool_use_id,
+                        content,
+                        is_error: false,
+                        ..
+                    }] => {
+                        assert_eq!(tool_use_id, call_id);
+                        assert!(content.contains("capture-ok"), "{content}");
+                    }
+                    other => panic!("{name}: {other:?}"),
+                }
+            } else {
+                assert_eq!(req.messages.len(), 1, "{name}");
+            }
+        }
+    }
 }

@@ -53,7 +53,9 @@ impl ToolSet {
                 .as_object()
                 .ok_or_else(|| wrong_type(&tool_at, "an object", tool))?;
             match get_str(obj, &tool_at, "type")? {
-                None | Some("function") => pending.push(PendingTool(function(obj, &tool_at, None)?)),
+                None | Some("function") => {
+                    pending.push(PendingTool(function(obj, &tool_at, None)?))
+                }
                 Some("custom") => pending.push(PendingTool(custom(obj, &tool_at, None)?)),
                 Some("namespace") => namespace(obj, &tool_at, pending)?,
                 // Hosted tools, or a tool type newer than this code.
@@ -136,13 +138,6 @@ impl ToolSet {
         found.map_or_else(|| name.to_owned(), |(canonical, _)| canonical.clone())
     }
 
-    /// Whether the canonical `name` is a custom (free-text) tool.
-    pub fn is_custom(&self, canonical: &str) -> bool {
-        self.declared
-            .iter()
-            .any(|(name, t)| name == canonical && t.wire.custom)
-    }
-
     /// The map the response writer needs, for the tools whose wire form differs from a plain
     /// function of the same name: `{"<canonical>": {"name", "namespace"?, "custom"?}}`.
     pub fn wire_map(&self) -> Value {
@@ -218,7 +213,9 @@ fn function(obj: &Obj, at: &Path, namespace: Option<&Namespace>) -> Result<Decla
 /// description, since the model can follow it only if it reads it.
 fn custom(obj: &Obj, at: &Path, namespace: Option<&Namespace>) -> Result<Declared> {
     let name = require_name(obj, at)?;
-    let mut description = get_str(obj, at, "description")?.unwrap_or_default().to_owned();
+    let mut description = get_str(obj, at, "description")?
+        .unwrap_or_default()
+        .to_owned();
     if !description.is_empty() {
         description.push_str("\n\n");
     }
@@ -234,9 +231,7 @@ fn custom(obj: &Obj, at: &Path, namespace: Option<&Namespace>) -> Result<Declare
                 let syntax = get_str(format, &format_at, "syntax")?.unwrap_or("lark");
                 let definition = require_str(format, &format_at, "definition")?;
                 if syntax == "regex" {
-                    description.push_str(
-                        " The text must match this regular expression:\n",
-                    );
+                    description.push_str(" The text must match this regular expression:\n");
                     description.push_str(definition);
                 } else {
                     description.push_str(" The text must follow this ");
@@ -273,7 +268,9 @@ struct Namespace {
 fn namespace(obj: &Obj, at: &Path, pending: &mut Vec<PendingTool>) -> Result<()> {
     let ns = Namespace {
         name: require_name(obj, at)?,
-        description: get_str(obj, at, "description")?.unwrap_or_default().to_owned(),
+        description: get_str(obj, at, "description")?
+            .unwrap_or_default()
+            .to_owned(),
     };
     let tools_at = at.key("tools");
     let members = match obj.get("tools") {
@@ -309,7 +306,11 @@ fn require_name(obj: &Obj, at: &Path) -> Result<String> {
 fn with_namespace(description: &str, namespace: Option<&Namespace>) -> String {
     match namespace {
         Some(ns) if !ns.description.trim().is_empty() => {
-            format!("{description}\n\n(Tool group `{}`: {})", ns.name, ns.description.trim())
+            format!(
+                "{description}\n\n(Tool group `{}`: {})",
+                ns.name,
+                ns.description.trim()
+            )
         }
         _ => description.to_owned(),
     }
@@ -348,7 +349,10 @@ mod tests {
         assert_eq!(tools.len(), 2);
         assert_eq!(tools[0].name, "get_weather");
         assert_eq!(tools[0].description, "Weather");
-        assert_eq!(tools[0].input_schema["properties"]["city"]["type"], "string");
+        assert_eq!(
+            tools[0].input_schema["properties"]["city"]["type"],
+            "string"
+        );
         assert_eq!(tools[1].input_schema, empty_object_schema());
         // Plain functions need no mapping back.
         assert_eq!(set.wire_map(), json!({}));
@@ -364,14 +368,20 @@ mod tests {
         ]));
         let tools = set.tools();
         assert_eq!(tools[0].input_schema["required"], json!(["input"]));
-        assert_eq!(tools[0].input_schema["properties"]["input"]["type"], "string");
+        assert_eq!(
+            tools[0].input_schema["properties"]["input"]["type"],
+            "string"
+        );
         let d = &tools[0].description;
         assert!(d.starts_with("Edit files.\n\n"), "{d}");
-        assert!(d.contains("lark grammar:\n```\nstart: \"*** Begin Patch\"\n```"), "{d}");
-        assert!(tools[1].description.starts_with("This tool takes free-form text"));
+        assert!(
+            d.contains("lark grammar:\n```\nstart: \"*** Begin Patch\"\n```"),
+            "{d}"
+        );
+        assert!(tools[1]
+            .description
+            .starts_with("This tool takes free-form text"));
         assert!(tools[2].description.ends_with("regular expression:\n\\d+"));
-        assert!(set.is_custom("apply_patch"));
-        assert!(!set.is_custom("nope"));
         let map = parse_wire_map(Some(&set.wire_map()));
         assert_eq!(
             map["apply_patch"],
@@ -396,15 +406,29 @@ mod tests {
         ]));
         assert_eq!(
             names(&set),
-            ["send_input", "spawn_agent", "multi_agent_v1__send_input", "exec"]
+            [
+                "send_input",
+                "spawn_agent",
+                "multi_agent_v1__send_input",
+                "exec"
+            ]
         );
         let tools = set.tools();
-        assert_eq!(tools[1].description, "Spawn.\n\n(Tool group `multi_agent_v1`: Sub-agents.)");
+        assert_eq!(
+            tools[1].description,
+            "Spawn.\n\n(Tool group `multi_agent_v1`: Sub-agents.)"
+        );
         // Replayed calls find their canonical names, with or without the namespace.
-        assert_eq!(set.canonical(Some("multi_agent_v1"), "send_input"), "multi_agent_v1__send_input");
+        assert_eq!(
+            set.canonical(Some("multi_agent_v1"), "send_input"),
+            "multi_agent_v1__send_input"
+        );
         assert_eq!(set.canonical(None, "send_input"), "send_input");
         assert_eq!(set.canonical(None, "spawn_agent"), "spawn_agent");
-        assert_eq!(set.canonical(Some("multi_agent_v1"), "spawn_agent"), "spawn_agent");
+        assert_eq!(
+            set.canonical(Some("multi_agent_v1"), "spawn_agent"),
+            "spawn_agent"
+        );
         assert_eq!(set.canonical(Some("other"), "unknown"), "unknown");
         let map = parse_wire_map(Some(&set.wire_map()));
         assert_eq!(map.len(), 3);
@@ -442,16 +466,30 @@ mod tests {
     fn errors_name_the_field() {
         let cases = [
             (json!([5]), "tools[0]: expected an object, got a number"),
-            (json!([{"type": "function"}]), "tools[0].name: field required"),
-            (json!([{"type": "function", "name": " "}]), "tools[0].name: must not be empty"),
-            (json!([{"type": "function", "name": "a", "parameters": "{}"}]),
-                "tools[0].parameters: expected an object, got a string"),
-            (json!([{"type": "custom", "name": "a", "format": {"type": "grammar"}}]),
-                "tools[0].format.definition: field required"),
-            (json!([{"type": "namespace", "name": "n", "tools": {}}]),
-                "tools[0].tools: expected an array, got an object"),
-            (json!([{"type": "namespace", "name": "n", "tools": [{"type": "function", "name": 1}]}]),
-                "tools[0].tools[0].name: expected a string, got a number"),
+            (
+                json!([{"type": "function"}]),
+                "tools[0].name: field required",
+            ),
+            (
+                json!([{"type": "function", "name": " "}]),
+                "tools[0].name: must not be empty",
+            ),
+            (
+                json!([{"type": "function", "name": "a", "parameters": "{}"}]),
+                "tools[0].parameters: expected an object, got a string",
+            ),
+            (
+                json!([{"type": "custom", "name": "a", "format": {"type": "grammar"}}]),
+                "tools[0].format.definition: field required",
+            ),
+            (
+                json!([{"type": "namespace", "name": "n", "tools": {}}]),
+                "tools[0].tools: expected an array, got an object",
+            ),
+            (
+                json!([{"type": "namespace", "name": "n", "tools": [{"type": "function", "name": 1}]}]),
+                "tools[0].tools[0].name: expected a string, got a number",
+            ),
         ];
         for (tools, expected) in cases {
             let mut pending = Vec::new();

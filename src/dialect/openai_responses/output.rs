@@ -1,0 +1,547 @@
+//! The output items of one response, built from canonical events, and the response object
+//! around them. Both writers share this state machine; the SSE writer also listens to its
+//! item transitions ([`ItemEvents`]) to emit the fine-grained events.
+//!
+//! Items follow the upstream order: a run of thinking is one `reasoning` item, a run of text one
+//! `message` item, each tool call one `function_call` (or `custom_tool_call`) item. Exactly one
+//! item is open at a time, and `output_index` counts 0, 1, 2… in opening order.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use super::tools::{parse_wire_map, WireTool};
+use super::{ECHO_RESPONSE, ECHO_TOOLS};
+use crate::chat::{estimate, ResponseMeta, Usage};
+
+/// The message OpenAI gives with `context_length_exceeded`.
+pub(super) const CONTEXT_EXCEEDED_MESSAGE: &str =
+    "Your input exceeds the context window of this model. Please adjust your input and try again.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ItemKind {
+    Reasoning,
+    Message,
+    FunctionCall,
+    CustomToolCall,
+}
+
+/// The item being produced.
+#[derive(Debug)]
+pub(super) struct OpenItem {
+    pub kind: ItemKind,
+    pub id: String,
+    pub output_index: u64,
+    /// The text, the reasoning summary, or the tool call's arguments JSON so far.
+    pub text: String,
+    /// Tool calls only: the upstream tool id, which clients send back as `call_id`.
+    pub call_id: String,
+    /// Tool calls only: the name and namespace the client declared.
+    pub tool: WireTool,
+}
+
+impl OpenItem {
+    /// The item as `response.output_item.added` announces it.
+    pub fn added(&self) -> Value {
+        match self.kind {
+            ItemKind::Reasoning => json!({"id": self.id, "type": "reasoning", "summary": []}),
+            ItemKind::Message => json!({
+                "id": self.id, "type": "message", "status": "in_progress",
+                "role": "assistant", "content": [],
+            }),
+            ItemKind::FunctionCall => self.tool_item("in_progress", "arguments", String::new()),
+            ItemKind::CustomToolCall => self.tool_item("in_progress", "input", String::new()),
+        }
+    }
+
+    /// The finished item, as `output_item.done` and the response's `output` carry it.
+    pub fn finished(&self, status: &str) -> Value {
+        match self.kind {
+            ItemKind::Reasoning => json!({
+                "id": self.id, "type": "reasoning",
+                "summary": [{"type": "summary_text", "text": self.text}],
+            }),
+            ItemKind::Message => json!({
+                "id": self.id, "type": "message", "status": status, "role": "assistant",
+                "content": [output_text(&self.text)],
+            }),
+            ItemKind::FunctionCall => self.tool_item(status, "arguments", self.arguments()),
+            ItemKind::CustomToolCall => self.tool_item(status, "input", self.custom_input()),
+        }
+    }
+
+    /// A function call's arguments: the fragments joined, `{}` when there were none.
+    pub fn arguments(&self) -> String {
+        if self.text.trim().is_empty() {
+            "{}".to_owned()
+        } else {
+            self.text.clone()
+        }
+    }
+
+    /// A custom tool call's free text: the `input` of the `{"input": …}` the model was asked
+    /// for. Arguments of another shape are passed on as they are rather than lost.
+    pub fn custom_input(&self) -> String {
+        match serde_json::from_str::<Value>(&self.text) {
+            Ok(Value::Object(mut args)) => match args.remove("input") {
+                Some(Value::String(input)) => input,
+                Some(other) => other.to_string(),
+                None => self.text.clone(),
+            },
+            _ => self.text.clone(),
+        }
+    }
+
+    fn tool_item(&self, status: &str, field: &str, value: String) -> Value {
+        let mut item = Map::new();
+        let (item_type, _) = wire_type(self.kind);
+        item.insert("id".into(), self.id.clone().into());
+        item.insert("type".into(), item_type.into());
+        item.insert("status".into(), status.into());
+        item.insert("call_id".into(), self.call_id.clone().into());
+        item.insert("name".into(), self.tool.name.clone().into());
+        if let Some(ns) = &self.tool.namespace {
+            item.insert("namespace".into(), ns.clone().into());
+        }
+        item.insert(field.into(), value.into());
+        Value::Object(item)
+    }
+}
+
+/// The item `type` and id prefix of a kind.
+fn wire_type(kind: ItemKind) -> (&'static str, &'static str) {
+    match kind {
+        ItemKind::Reasoning => ("reasoning", "rs"),
+        ItemKind::Message => ("message", "msg"),
+        ItemKind::FunctionCall => ("function_call", "fc"),
+        ItemKind::CustomToolCall => ("custom_tool_call", "ctc"),
+    }
+}
+
+/// An `output_text` content part.
+pub(super) fn output_text(text: &str) -> Value {
+    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []})
+}
+
+/// Listens to item transitions (the SSE writer turns them into events).
+pub(super) trait ItemEvents {
+    fn added(&mut self, item: &OpenItem);
+    /// New text, reasoning or function arguments (custom tool input arrives whole at `done`).
+    fn delta(&mut self, item: &OpenItem, delta: &str);
+    fn done(&mut self, item: &OpenItem, finished: &Value);
+}
+
+/// For the non-streaming writer, which needs only the result.
+pub(super) struct NoEvents;
+
+impl ItemEvents for NoEvents {
+    fn added(&mut self, _: &OpenItem) {}
+    fn delta(&mut self, _: &OpenItem, _: &str) {}
+    fn done(&mut self, _: &OpenItem, _: &Value) {}
+}
+
+/// The output of one response.
+#[derive(Debug)]
+pub(super) struct Output {
+    meta: ResponseMeta,
+    tools: HashMap<String, WireTool>,
+    /// Finished items, in order.
+    items: Vec<Value>,
+    open: Option<OpenItem>,
+    next_index: u64,
+    reasoning_tokens: u64,
+}
+
+impl Output {
+    pub fn new(meta: ResponseMeta) -> Self {
+        let tools = parse_wire_map(meta.echo.as_ref().and_then(|e| e.get(ECHO_TOOLS)));
+        Output {
+            meta,
+            tools,
+            items: Vec::new(),
+            open: None,
+            next_index: 0,
+            reasoning_tokens: 0,
+        }
+    }
+
+    pub fn response_id(&self) -> String {
+        format!("resp_{}", self.meta.id)
+    }
+
+    pub fn text(&mut self, text: &str, events: &mut impl ItemEvents) {
+        self.append(ItemKind::Message, text, events);
+    }
+
+    pub fn thinking(&mut self, text: &str, events: &mut impl ItemEvents) {
+        self.append(ItemKind::Reasoning, text, events);
+    }
+
+    /// Appends to the open reasoning or message item, opening one first if needed.
+    fn append(&mut self, kind: ItemKind, text: &str, events: &mut impl ItemEvents) {
+        if text.is_empty() {
+            return;
+        }
+        if self.open.as_ref().map(|item| item.kind) != Some(kind) {
+            self.close("completed", events);
+            self.open_item(kind, String::new(), WireTool::default(), events);
+        }
+        if let Some(item) = self.open.as_mut() {
+            item.text.push_str(text);
+            events.delta(item, text);
+        }
+    }
+
+    pub fn tool_start(&mut self, id: &str, name: &str, events: &mut impl ItemEvents) {
+        self.close("completed", events);
+        let tool = self.tools.get(name).cloned().unwrap_or_else(|| WireTool {
+            name: name.to_owned(),
+            ..WireTool::default()
+        });
+        let kind = if tool.custom {
+            ItemKind::CustomToolCall
+        } else {
+            ItemKind::FunctionCall
+        };
+        self.open_item(kind, id.to_owned(), tool, events);
+    }
+
+    /// A fragment of the open tool call's arguments; dropped outside a tool call.
+    pub fn tool_delta(&mut self, fragment: &str, events: &mut impl ItemEvents) {
+        if let Some(item) = self.open.as_mut() {
+            match item.kind {
+                ItemKind::FunctionCall => {
+                    item.text.push_str(fragment);
+                    if !fragment.is_empty() {
+                        events.delta(item, fragment);
+                    }
+                }
+                ItemKind::CustomToolCall => item.text.push_str(fragment),
+                ItemKind::Reasoning | ItemKind::Message => {}
+            }
+        }
+    }
+
+    pub fn tool_end(&mut self, events: &mut impl ItemEvents) {
+        if matches!(
+            self.open.as_ref().map(|item| item.kind),
+            Some(ItemKind::FunctionCall | ItemKind::CustomToolCall)
+        ) {
+            self.close("completed", events);
+        }
+    }
+
+    fn open_item(
+        &mut self,
+        kind: ItemKind,
+        call_id: String,
+        tool: WireTool,
+        events: &mut impl ItemEvents,
+    ) {
+        let (_, prefix) = wire_type(kind);
+        // Tool call items are named after the call, so a replayed call keeps its ids.
+        let id = if call_id.is_empty() {
+            format!("{prefix}_{}_{}", self.meta.id, self.next_index)
+        } else {
+            format!("{prefix}_{call_id}")
+        };
+        let item = OpenItem {
+            kind,
+            id,
+            output_index: self.next_index,
+            text: String::new(),
+            call_id,
+            tool,
+        };
+        self.next_index += 1;
+        events.added(&item);
+        self.open = Some(item);
+    }
+
+    /// Finishes the open item, if any, with `status` (`completed`, or `incomplete` when the
+    /// output limit cut it).
+    pub fn close(&mut self, status: &str, events: &mut impl ItemEvents) {
+        let Some(item) = self.open.take() else {
+            return;
+        };
+        if item.kind == ItemKind::Reasoning {
+            self.reasoning_tokens += estimate::output_tokens(&item.text);
+        }
+        let finished = item.finished(status);
+        events.done(&item, &finished);
+        self.items.push(finished);
+    }
+
+    /// The response object with the finished items. `usage` and `error` are the already
+    /// rendered values, `null` when absent.
+    pub fn document(
+        &self,
+        status: &str,
+        usage: Option<&Usage>,
+        error: Option<Value>,
+        incomplete_reason: Option<&str>,
+    ) -> Value {
+        let mut obj = self.envelope(status);
+        obj.insert("output".into(), Value::Array(self.items.clone()));
+        obj.insert("usage".into(), usage.map_or(Value::Null, |u| self.usage(u)));
+        obj.insert("error".into(), error.unwrap_or(Value::Null));
+        obj.insert(
+            "incomplete_details".into(),
+            incomplete_reason.map_or(Value::Null, |reason| json!({ "reason": reason })),
+        );
+        Value::Object(obj)
+    }
+
+    /// The response object before any output (`response.created`).
+    pub fn initial_document(&self) -> Value {
+        let mut obj = self.envelope("in_progress");
+        obj.insert("output".into(), Value::Array(Vec::new()));
+        obj.insert("usage".into(), Value::Null);
+        obj.insert("error".into(), Value::Null);
+        obj.insert("incomplete_details".into(), Value::Null);
+        Value::Object(obj)
+    }
+
+    /// Identity and status only: the keep-alive `response.in_progress` carries no more, so a
+    /// long silence costs a few bytes rather than the echoed tools every time.
+    pub fn progress_document(&self) -> Value {
+        json!({
+            "id": self.response_id(),
+            "object": "response",
+            "created_at": self.meta.created,
+            "status": "in_progress",
+            "model": self.meta.model,
+        })
+    }
+
+    /// The echoed request fields with OpenAI's defaults, plus identity and status.
+    fn envelope(&self, status: &str) -> Map<String, Value> {
+        let mut obj = default_echo();
+        if let Some(Value::Object(echo)) =
+            self.meta.echo.as_ref().and_then(|e| e.get(ECHO_RESPONSE))
+        {
+            for (key, value) in echo {
+                obj.insert(key.clone(), value.clone());
+            }
+        }
+        obj.insert("id".into(), self.response_id().into());
+        obj.insert("object".into(), "response".into());
+        obj.insert("created_at".into(), self.meta.created.into());
+        obj.insert("status".into(), status.into());
+        obj.insert("model".into(), self.meta.model.clone().into());
+        obj
+    }
+
+    fn usage(&self, usage: &Usage) -> Value {
+        json!({
+            "input_tokens": usage.input_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": usage.output_tokens,
+            "output_tokens_details": {
+                "reasoning_tokens": self.reasoning_tokens.min(usage.output_tokens),
+            },
+            "total_tokens": usage.input_tokens.saturating_add(usage.output_tokens),
+        })
+    }
+}
+
+/// What the response object says for request fields the client left out.
+fn default_echo() -> Map<String, Value> {
+    let defaults = json!({
+        "background": false,
+        "instructions": null,
+        "max_output_tokens": null,
+        "metadata": {},
+        "parallel_tool_calls": true,
+        "previous_response_id": null,
+        "reasoning": {"effort": null, "summary": null},
+        "service_tier": "default",
+        "store": true,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "user": null,
+    });
+    match defaults {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// The `error` of a failed response: `{code, message}`.
+pub(super) fn failure(code: &str, message: &str) -> Value {
+    json!({"code": code, "message": message})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records transitions as short strings.
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl ItemEvents for Log {
+        fn added(&mut self, item: &OpenItem) {
+            self.0
+                .push(format!("added {} {}", item.output_index, item.id));
+        }
+        fn delta(&mut self, item: &OpenItem, delta: &str) {
+            self.0.push(format!("delta {} {delta}", item.output_index));
+        }
+        fn done(&mut self, item: &OpenItem, finished: &Value) {
+            self.0
+                .push(format!("done {} {}", item.output_index, finished["type"]));
+        }
+    }
+
+    fn meta(echo: Option<Value>) -> ResponseMeta {
+        ResponseMeta {
+            id: "abc".into(),
+            model: "gpt-x".into(),
+            input_tokens: 10,
+            created: 1_700_000_000,
+            thinking: true,
+            echo,
+        }
+    }
+
+    #[test]
+    fn items_open_and_close_in_order() {
+        let mut out = Output::new(meta(None));
+        let mut log = Log::default();
+        out.thinking("hm", &mut log);
+        out.thinking("m", &mut log);
+        out.text("", &mut log);
+        out.text("Hi", &mut log);
+        out.tool_delta("ignored", &mut log);
+        out.tool_start("tooluse_1", "exec", &mut log);
+        out.tool_delta("{\"a\":", &mut log);
+        out.tool_delta("", &mut log);
+        out.tool_delta("1}", &mut log);
+        out.tool_end(&mut log);
+        out.tool_end(&mut log);
+        out.close("completed", &mut log);
+        assert_eq!(
+            log.0,
+            [
+                "added 0 rs_abc_0",
+                "delta 0 hm",
+                "delta 0 m",
+                "done 0 \"reasoning\"",
+                "added 1 msg_abc_1",
+                "delta 1 Hi",
+                "done 1 \"message\"",
+                "added 2 fc_tooluse_1",
+                "delta 2 {\"a\":",
+                "delta 2 1}",
+                "done 2 \"function_call\"",
+            ]
+        );
+        let doc = out.document("completed", None, None, None);
+        assert_eq!(doc["output"][0]["summary"][0]["text"], "hmm");
+        assert_eq!(doc["output"][1]["content"][0]["text"], "Hi");
+        assert_eq!(
+            doc["output"][2],
+            json!({"id": "fc_tooluse_1", "type": "function_call", "status": "completed",
+                   "call_id": "tooluse_1", "name": "exec", "arguments": "{\"a\":1}"})
+        );
+    }
+
+    #[test]
+    fn custom_and_namespaced_tools_use_their_wire_names() {
+        let echo = json!({ECHO_TOOLS: {
+            "apply_patch": {"name": "apply_patch", "custom": true},
+            "ns__send": {"name": "send", "namespace": "ns"},
+        }});
+        let mut out = Output::new(meta(Some(echo)));
+        let mut log = Log::default();
+        out.tool_start("t1", "apply_patch", &mut log);
+        out.tool_delta("{\"input\":\"*** Begin", &mut log);
+        out.tool_delta(" Patch\"}", &mut log);
+        out.tool_end(&mut log);
+        out.tool_start("t2", "ns__send", &mut log);
+        out.tool_end(&mut log);
+        // Custom input arrives whole at `done`, never as argument deltas.
+        assert!(log.0.iter().all(|l| !l.starts_with("delta")), "{:?}", log.0);
+        let doc = out.document("completed", None, None, None);
+        assert_eq!(
+            doc["output"][0],
+            json!({"id": "ctc_t1", "type": "custom_tool_call", "status": "completed",
+                   "call_id": "t1", "name": "apply_patch", "input": "*** Begin Patch"})
+        );
+        assert_eq!(
+            doc["output"][1],
+            json!({"id": "fc_t2", "type": "function_call", "status": "completed",
+                   "call_id": "t2", "name": "send", "namespace": "ns", "arguments": "{}"})
+        );
+    }
+
+    #[test]
+    fn custom_input_of_another_shape_is_kept() {
+        let item = |text: &str| OpenItem {
+            kind: ItemKind::CustomToolCall,
+            id: "ctc_1".into(),
+            output_index: 0,
+            text: text.into(),
+            call_id: "1".into(),
+            tool: WireTool::default(),
+        };
+        assert_eq!(item("{\"input\":\"x\"}").custom_input(), "x");
+        assert_eq!(item("{\"input\":[1]}").custom_input(), "[1]");
+        assert_eq!(item("{\"other\":1}").custom_input(), "{\"other\":1}");
+        assert_eq!(item("not json").custom_input(), "not json");
+    }
+
+    #[test]
+    fn document_echoes_the_request_with_defaults() {
+        let echo = json!({ECHO_RESPONSE: {
+            "store": false, "instructions": "Be brief.", "tools": [{"type": "function", "name": "f"}],
+            "previous_response_id": "resp_prev", "metadata": {"k": "v"},
+        }});
+        let mut out = Output::new(meta(Some(echo)));
+        out.thinking("think", &mut NoEvents);
+        out.text("Hello", &mut NoEvents);
+        out.close("incomplete", &mut NoEvents);
+        let usage = Usage {
+            input_tokens: 100,
+            output_tokens: 7,
+            credits: None,
+        };
+        let doc = out.document("incomplete", Some(&usage), None, Some("max_output_tokens"));
+        assert_eq!(doc["id"], "resp_abc");
+        assert_eq!(doc["object"], "response");
+        assert_eq!(doc["created_at"], 1_700_000_000);
+        assert_eq!(doc["model"], "gpt-x");
+        assert_eq!(doc["status"], "incomplete");
+        assert_eq!(
+            doc["incomplete_details"],
+            json!({"reason": "max_output_tokens"})
+        );
+        assert_eq!(doc["store"], false);
+        assert_eq!(doc["instructions"], "Be brief.");
+        assert_eq!(doc["previous_response_id"], "resp_prev");
+        assert_eq!(doc["tools"][0]["name"], "f");
+        assert_eq!(doc["metadata"], json!({"k": "v"}));
+        assert_eq!(doc["tool_choice"], "auto");
+        assert_eq!(doc["parallel_tool_calls"], true);
+        assert_eq!(doc["truncation"], "disabled");
+        assert_eq!(doc["text"], json!({"format": {"type": "text"}}));
+        assert_eq!(doc["error"], Value::Null);
+        assert_eq!(doc["output"][1]["status"], "incomplete");
+        assert_eq!(
+            doc["usage"],
+            json!({"input_tokens": 100, "input_tokens_details": {"cached_tokens": 0},
+                   "output_tokens": 7, "output_tokens_details": {"reasoning_tokens": 2},
+                   "total_tokens": 107})
+        );
+        let initial = out.initial_document();
+        assert_eq!(initial["status"], "in_progress");
+        assert_eq!(initial["output"], json!([]));
+        assert_eq!(initial["usage"], Value::Null);
+        assert_eq!(out.progress_document()["id"], "resp_abc");
+    }
+}

@@ -1,0 +1,223 @@
+//! Canonical stream events → one response object (non-streaming responses).
+//!
+//! The same items as the stream, in one JSON document at the end. A failure after the start
+//! cannot change the HTTP status any more, so it becomes what OpenAI itself returns for a
+//! response that failed while running: `status:"failed"` with `error:{code, message}`.
+
+use serde_json::Value;
+
+use super::error::failure_code;
+use super::output::{failure, NoEvents, Output, CONTEXT_EXCEEDED_MESSAGE};
+use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
+use crate::dialect::ResponseWriter;
+
+/// Collects a whole response and renders it as one response object at the end.
+#[derive(Debug)]
+pub struct JsonWriter {
+    output: Output,
+    /// The rendered response object, once the response ended.
+    document: Option<Value>,
+}
+
+impl JsonWriter {
+    pub fn new(meta: ResponseMeta) -> Self {
+        JsonWriter {
+            output: Output::new(meta),
+            document: None,
+        }
+    }
+}
+
+impl JsonWriter {
+    fn finish(&mut self, stop_reason: StopReason, usage: &Usage) -> Value {
+        match stop_reason {
+            StopReason::EndTurn | StopReason::ToolUse => {
+                self.output.close("completed", &mut NoEvents);
+                self.output.document("completed", Some(usage), None, None)
+            }
+            StopReason::MaxTokens => {
+                self.output.close("incomplete", &mut NoEvents);
+                self.output
+                    .document("incomplete", Some(usage), None, Some("max_output_tokens"))
+            }
+            StopReason::ContextWindowExceeded => {
+                self.output.close("completed", &mut NoEvents);
+                self.output.document(
+                    "failed",
+                    Some(usage),
+                    Some(failure("context_length_exceeded", CONTEXT_EXCEEDED_MESSAGE)),
+                    None,
+                )
+            }
+        }
+    }
+
+    fn end(&mut self, doc: Value, out: &mut Vec<u8>) {
+        // `Value`'s `Display` is its compact JSON and cannot fail.
+        out.extend_from_slice(doc.to_string().as_bytes());
+        self.document = Some(doc);
+    }
+}
+
+impl ResponseWriter for JsonWriter {
+    fn content_type(&self) -> &'static str {
+        "application/json"
+    }
+
+    fn write(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        if self.document.is_some() {
+            return;
+        }
+        match event {
+            StreamEvent::Start | StreamEvent::Ping => {}
+            StreamEvent::TextDelta(text) => self.output.text(text, &mut NoEvents),
+            StreamEvent::ThinkingDelta(text) => self.output.thinking(text, &mut NoEvents),
+            StreamEvent::ToolCallStart { id, name } => {
+                self.output.tool_start(id, name, &mut NoEvents)
+            }
+            StreamEvent::ToolCallDelta(fragment) => self.output.tool_delta(fragment, &mut NoEvents),
+            StreamEvent::ToolCallEnd => self.output.tool_end(&mut NoEvents),
+            StreamEvent::Finish { stop_reason, usage } => {
+                let doc = self.finish(*stop_reason, usage);
+                self.end(doc, out);
+            }
+            StreamEvent::Error(err) => {
+                let doc = self.output.document(
+                    "failed",
+                    None,
+                    Some(failure(failure_code(err.kind), &err.message)),
+                    None,
+                );
+                self.end(doc, out);
+            }
+        }
+    }
+
+    fn stored_document(&self) -> Option<Value> {
+        self.document.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::{ErrorKind, GatewayError};
+    use crate::dialect::openai_responses::{ECHO_RESPONSE, ECHO_TOOLS};
+    use serde_json::json;
+
+    fn render(echo: Option<Value>, events: &[StreamEvent]) -> (Value, JsonWriter) {
+        let mut writer = JsonWriter::new(ResponseMeta {
+            id: "abc".into(),
+            model: "claude-sonnet-4-5".into(),
+            input_tokens: 10,
+            created: 1_700_000_000,
+            thinking: true,
+            echo,
+        });
+        let mut out = Vec::new();
+        for event in events {
+            // Nothing is written before the end.
+            let before = out.len();
+            writer.write(event, &mut out);
+            if !matches!(event, StreamEvent::Finish { .. } | StreamEvent::Error(_)) {
+                assert_eq!(out.len(), before);
+            }
+        }
+        (serde_json::from_slice(&out).unwrap(), writer)
+    }
+
+    fn finish(stop_reason: StopReason) -> StreamEvent {
+        StreamEvent::Finish {
+            stop_reason,
+            usage: Usage {
+                input_tokens: 30,
+                output_tokens: 12,
+                credits: Some(0.1),
+            },
+        }
+    }
+
+    #[test]
+    fn full_document() {
+        let echo = json!({
+            ECHO_RESPONSE: {"store": false, "reasoning": {"effort": "high", "summary": "auto"},
+                            "tools": [{"type": "function", "name": "exec_command"}]},
+            ECHO_TOOLS: {},
+        });
+        let (doc, writer) = render(
+            Some(echo),
+            &[
+                StreamEvent::Start,
+                StreamEvent::Ping,
+                StreamEvent::ThinkingDelta("Let me look.".into()),
+                StreamEvent::TextDelta("Checking".into()),
+                StreamEvent::ToolCallStart {
+                    id: "tooluse_1".into(),
+                    name: "exec_command".into(),
+                },
+                StreamEvent::ToolCallDelta("{\"cmd\":\"ls\"}".into()),
+                StreamEvent::ToolCallEnd,
+                finish(StopReason::ToolUse),
+            ],
+        );
+        assert_eq!(
+            doc["output"],
+            json!([
+                {"id": "rs_abc_0", "type": "reasoning",
+                 "summary": [{"type": "summary_text", "text": "Let me look."}]},
+                {"id": "msg_abc_1", "type": "message", "status": "completed", "role": "assistant",
+                 "content": [{"type": "output_text", "text": "Checking", "annotations": [], "logprobs": []}]},
+                {"id": "fc_tooluse_1", "type": "function_call", "status": "completed",
+                 "call_id": "tooluse_1", "name": "exec_command", "arguments": "{\"cmd\":\"ls\"}"},
+            ])
+        );
+        assert_eq!(doc["id"], "resp_abc");
+        assert_eq!(doc["object"], "response");
+        assert_eq!(doc["status"], "completed");
+        assert_eq!(doc["model"], "claude-sonnet-4-5");
+        assert_eq!(doc["store"], false);
+        assert_eq!(doc["reasoning"]["effort"], "high");
+        assert_eq!(doc["tools"][0]["name"], "exec_command");
+        assert_eq!(doc["usage"]["total_tokens"], 42);
+        assert_eq!(doc["usage"]["output_tokens_details"]["reasoning_tokens"], 3);
+        assert_eq!(writer.stored_document(), Some(doc));
+    }
+
+    #[test]
+    fn max_tokens_and_context_window() {
+        let (doc, _) = render(
+            None,
+            &[
+                StreamEvent::TextDelta("Partial".into()),
+                finish(StopReason::MaxTokens),
+            ],
+        );
+        assert_eq!(doc["status"], "incomplete");
+        assert_eq!(doc["incomplete_details"]["reason"], "max_output_tokens");
+        assert_eq!(doc["output"][0]["status"], "incomplete");
+
+        let (doc, _) = render(None, &[finish(StopReason::ContextWindowExceeded)]);
+        assert_eq!(doc["status"], "failed");
+        assert_eq!(doc["error"]["code"], "context_length_exceeded");
+        assert_eq!(doc["output"], json!([]));
+    }
+
+    #[test]
+    fn errors_fail_the_response() {
+        let (doc, writer) = render(
+            None,
+            &[
+                StreamEvent::TextDelta("Half".into()),
+                StreamEvent::Error(GatewayError::new(ErrorKind::Timeout, "upstream timed out")),
+                finish(StopReason::EndTurn),
+            ],
+        );
+        assert_eq!(doc["status"], "failed");
+        assert_eq!(
+            doc["error"],
+            json!({"code": "server_error", "message": "upstream timed out"})
+        );
+        assert_eq!(doc["usage"], Value::Null);
+        assert_eq!(writer.stored_document().unwrap()["status"], "failed");
+    }
+}
