@@ -61,6 +61,14 @@ pub struct FileConfig {
     pub limits: Option<FileLimits>,
     pub models: Option<FileModels>,
     pub refresh: Option<FileRefresh>,
+    pub responses: Option<FileResponses>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileResponses {
+    pub max_stored: Option<usize>,
+    pub max_age_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -215,8 +223,14 @@ pub struct GatewayConfig {
     pub model_fallback: Option<String>,
     pub refresh_ahead: Duration,
     pub refresh_lazy_margin: Duration,
+    /// Stored OpenAI Responses (for `previous_response_id` and GET): at most this many…
+    pub responses_max_stored: usize,
+    /// …kept at most this long.
+    pub responses_max_age: Duration,
 }
 
+/// The Kiro model that serves model names Kiro does not know, unless configured otherwise.
+pub const DEFAULT_MODEL_FALLBACK: &str = "claude-sonnet-4.5";
 pub const DEFAULT_CHAT_URL: &str = "https://q.{region}.amazonaws.com/generateAssistantResponse";
 pub const DEFAULT_SOCIAL_REFRESH_URL: &str =
     "https://prod.{region}.auth.desktop.kiro.dev/refreshToken";
@@ -347,6 +361,7 @@ impl GatewayConfig {
         }
         let models = f.models.unwrap_or_default();
         let refresh = f.refresh.unwrap_or_default();
+        let responses = f.responses.unwrap_or_default();
         if let Some(id) = &f.machine_id {
             let ok = (id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()))
                 || uuid::Uuid::parse_str(id).is_ok();
@@ -378,9 +393,17 @@ impl GatewayConfig {
             payload_budget_bytes: limits.payload_budget_bytes.unwrap_or(615_000),
             max_image_bytes: limits.max_image_bytes.unwrap_or(3_750_000),
             model_aliases: models.aliases.unwrap_or_default(),
-            model_fallback: models.fallback,
+            // Clients that insist on their own names (gpt-5, gemini-3-pro, …) work out of the
+            // box; an explicit empty `fallback` turns this off (unknown names get a 400).
+            model_fallback: match models.fallback {
+                None => Some(DEFAULT_MODEL_FALLBACK.to_string()),
+                Some(f) if f.trim().is_empty() => None,
+                Some(f) => Some(f),
+            },
             refresh_ahead: Duration::from_secs(refresh.ahead_secs.unwrap_or(900)),
             refresh_lazy_margin: Duration::from_secs(refresh.lazy_margin_secs.unwrap_or(600)),
+            responses_max_stored: responses.max_stored.unwrap_or(10_000),
+            responses_max_age: Duration::from_secs(responses.max_age_secs.unwrap_or(6 * 3600)),
         })
     }
 }
@@ -412,6 +435,9 @@ mod tests {
         assert_eq!(c.retry.max_attempts, 9);
         assert!(c.api_keys.is_empty());
         assert_eq!(c.metrics_listen, None);
+        assert_eq!(c.model_fallback.as_deref(), Some("claude-sonnet-4.5"));
+        let strict = GatewayConfig::from_yaml("kiro_edge:\n  models:\n    fallback: \"\"\n", None).unwrap();
+        assert_eq!(strict.model_fallback, None);
     }
 
     #[test]

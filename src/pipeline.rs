@@ -5,6 +5,8 @@
 use crate::chat::{
     estimate, ErrorKind, GatewayError, ResponseMeta, StopReason, StreamEvent, Usage,
 };
+use crate::chat::{ChatRequest, Message};
+use crate::dialect::openai_responses::{self, store::{self, ResponseStore, StoredResponse}};
 use crate::dialect::{Dialect, RequestHints, ResponseWriter};
 use crate::kiro::events;
 use crate::kiro::eventstream::{DecodeError, Decoder};
@@ -32,16 +34,65 @@ pub struct PreparedRequest {
     pub meta: ResponseMeta,
     /// Key for account stickiness, when the client identified its session.
     pub session_key: Option<String>,
+    /// The canonical conversation (system, messages) to store with the response, when the
+    /// client asked for it to be stored (OpenAI Responses `store`).
+    pub conversation: Option<(Vec<String>, Vec<Message>)>,
 }
 
-/// Parses the client's body and builds the Kiro request.
+/// Puts a stored conversation in front of a request that continues it. System prompts the
+/// new request repeats are not duplicated.
+fn continue_conversation(req: &mut ChatRequest, previous: &StoredResponse) {
+    let mut system = previous.system.clone();
+    for s in req.system.drain(..) {
+        if !system.contains(&s) {
+            system.push(s);
+        }
+    }
+    req.system = system;
+    let mut messages = previous.messages.clone();
+    messages.append(&mut req.messages);
+    req.messages = messages;
+}
+
+impl PreparedRequest {
+    /// The conversation to store once the response is complete: the request's messages and
+    /// the assistant turn of the finished `document`.
+    pub fn stored_response(&self, document: serde_json::Value) -> Option<(String, StoredResponse)> {
+        let (system, messages) = self.conversation.as_ref()?;
+        let id = document.get("id")?.as_str()?.to_string();
+        let mut messages = messages.clone();
+        messages.extend(store::output_message(&document));
+        Some((
+            id,
+            StoredResponse {
+                document,
+                system: system.clone(),
+                messages,
+            },
+        ))
+    }
+}
+
+/// Parses the client's body and builds the Kiro request. `responses` is where OpenAI
+/// Responses conversations are kept: a `previous_response_id` continues one.
 pub fn prepare(
     dialect: Dialect,
     body: &[u8],
     hints: &RequestHints,
     settings: &TranslateSettings,
+    responses: &ResponseStore,
 ) -> Result<PreparedRequest, GatewayError> {
-    let req = dialect.parse_request(body, hints)?;
+    let mut req = dialect.parse_request(body, hints)?;
+    let mut keep_conversation = false;
+    if dialect == Dialect::OpenAiResponses {
+        if let Some(id) = store::previous_response_id(req.echo.as_ref()) {
+            let previous = responses
+                .get(id)
+                .ok_or_else(|| openai_responses::error::response_not_found(id))?;
+            continue_conversation(&mut req, &previous);
+        }
+        keep_conversation = store::wants_store(req.echo.as_ref());
+    }
     let model = models::resolve(&req.model, &settings.models)?;
     let mut options = BuildOptions::new(&model);
     options.conversation_id = req.session.conversation_id.as_deref();
@@ -58,9 +109,11 @@ pub fn prepare(
         thinking: kiro.thinking,
         echo: req.echo.clone(),
     };
+    let conversation = keep_conversation.then(|| (req.system.clone(), req.messages.clone()));
     Ok(PreparedRequest {
         dialect,
         stream: req.stream,
+        conversation,
         session_key: req
             .session
             .session_key

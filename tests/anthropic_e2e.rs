@@ -335,14 +335,25 @@ fn bad_requests_get_anthropic_errors() {
         .unwrap()
         .contains("messages"));
 
-    let resp = post_json(
-        &gw,
-        "/v1/messages",
-        &json!({"model": "gpt-4o", "max_tokens": 5,
-        "messages": [{"role": "user", "content": "hi"}]}),
-    );
-    assert_eq!(resp.status, 400, "{}", resp.text());
     assert!(chat_log(&mock).is_empty(), "nothing reached Kiro");
+
+    // A model name Kiro does not know is served by the fallback model by default…
+    let gpt = json!({"model": "gpt-4o", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]});
+    let resp = post_json(&gw, "/v1/messages", &gpt);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.json()["model"], "gpt-4o", "the client's name is echoed");
+    let sent = &chat_log(&mock)[0]["body"]["conversationState"]["currentMessage"];
+    assert_eq!(sent["userInputMessage"]["modelId"], "claude-sonnet-4.5");
+
+    // …and refused with a clear 400 when the fallback is switched off.
+    let strict = start_gateway(
+        &mock,
+        &json!([social_credential("a1", 3600)]),
+        "  models:\n    fallback: \"\"\n",
+    );
+    let resp = post_json(&strict, "/v1/messages", &gpt);
+    assert_eq!(resp.status, 400, "{}", resp.text());
+    assert!(resp.json()["error"]["message"].as_str().unwrap().contains("gpt-4o"));
 }
 
 #[test]

@@ -171,19 +171,31 @@ fn codex_captures_are_accepted_upstream() {
         assert_eq!(last, "response.completed", "{name}");
         assert_eq!(completed["response"]["status"], "completed", "{name}");
         assert_eq!(completed["response"]["model"], "kiro-gw-model", "{name}");
-        assert!(completed["response"]["usage"]["input_tokens"].as_u64().unwrap() > 0);
+        assert!(
+            completed["response"]["usage"]["input_tokens"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
         // Codex reads the answer from output_item.done only.
         let items = done_items(&events);
         let message = items.iter().find(|i| i["type"] == "message").unwrap();
         let text = message["content"][0]["text"].as_str().unwrap();
         if name.contains("tool-result") {
-            assert!(text.starts_with("MOCK_TOOL_RESULT: Chunk ID"), "{name}: {text}");
+            assert!(
+                text.starts_with("MOCK_TOOL_RESULT: Chunk ID"),
+                "{name}: {text}"
+            );
         } else {
             assert!(text.starts_with("MOCK_OK: "), "{name}: {text}");
         }
         let log = chat_log(&mock);
         assert_eq!(log.len(), 1, "{name}");
-        assert_eq!(log[0]["verdict"], "accepted", "{name}: {}", log[0]["reason"]);
+        assert_eq!(
+            log[0]["verdict"], "accepted",
+            "{name}: {}",
+            log[0]["reason"]
+        );
     }
 }
 
@@ -315,10 +327,12 @@ fn custom_and_namespaced_tools_round_trip() {
         .clone();
     assert_eq!(custom["name"], "apply_patch");
     assert_eq!(custom["input"], "*** Begin Patch\n*** End Patch");
-    assert!(events
-        .iter()
-        .any(|(n, d)| n == "response.custom_tool_call_input.done"
-            && d["input"] == custom["input"]));
+    assert!(
+        events
+            .iter()
+            .any(|(n, d)| n == "response.custom_tool_call_input.done"
+                && d["input"] == custom["input"])
+    );
 
     let events = checked_sse(&post(
         &gw,
@@ -450,7 +464,13 @@ fn stored_responses_get_delete_and_chain() {
     }
     let auth = format!("Bearer {API_KEY}");
     let headers = [("authorization", auth.as_str())];
-    let missing = http(gw.proc.addr, "GET", "/v1/responses/resp_nope", &headers, b"");
+    let missing = http(
+        gw.proc.addr,
+        "GET",
+        "/v1/responses/resp_nope",
+        &headers,
+        b"",
+    );
     assert_eq!(missing.status, 404);
     assert_eq!(
         missing.json()["error"]["message"],
@@ -472,7 +492,10 @@ fn stored_responses_get_delete_and_chain() {
     assert_eq!(resp.json()["previous_response_id"], id.as_str());
     let log = chat_log(&mock);
     assert_eq!(log[0]["verdict"], "accepted", "{}", log[0]["reason"]);
-    assert!(log[0]["body"].to_string().contains("kiwi"), "history replayed");
+    assert!(
+        log[0]["body"].to_string().contains("kiwi"),
+        "history replayed"
+    );
 
     let deleted = http(gw.proc.addr, "DELETE", &path, &headers, b"");
     assert_eq!(deleted.status, 200, "{}", deleted.text());
@@ -529,8 +552,18 @@ fn official_openai_sdk_responses() {
             text
         })
     };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let deadline = Instant::now() + Duration::from_secs(180);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

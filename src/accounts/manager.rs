@@ -345,6 +345,13 @@ impl Accounts {
         self.pool.report(id, outcome)
     }
 
+    /// What [`Accounts::report`] would advise after `outcome`, without recording anything:
+    /// for deciding whether an attempt is the last before its error body is read. Report the
+    /// attempt afterwards, once, with the most precise outcome known.
+    pub fn advise(&self, id: AccountId, outcome: &Outcome) -> Advice {
+        self.pool.advise(id, outcome)
+    }
+
     /// A pacing slot on `id` (concurrency, spacing, per-minute limits, the global limit),
     /// waiting at most `PoolSettings::max_pacing_wait`. Keep the permit until the response
     /// has ended; dropping it frees the slot.

@@ -29,6 +29,8 @@ use super::sticky::StickyMap;
 use super::time::{format_rfc3339_millis, start_of_next_month_utc};
 use super::usage::UsageSnapshot;
 
+/// 429s in a row on one account after which it cools down instead of being retried.
+const THROTTLES_BEFORE_COOLDOWN: u32 = 2;
 /// `retry_after` of a [`Busy`] that waited for a concurrency slot in vain.
 const BUSY_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Reasons and errors shown in `/health` are cut to this many characters.
@@ -129,7 +131,10 @@ pub enum Advice {
     RetrySame,
     /// Refresh the token once and retry this account; after that, move on.
     RefreshThenRetry,
-    /// Try the next account of the plan.
+    /// Another account if the plan has one, else this one again after a backoff: the
+    /// failure (5xx, network) is not the account's.
+    PreferNext,
+    /// Try the next account of the plan; this one cannot serve now.
     NextAccount,
     /// No further attempt: it succeeded, or every account would fail the same way.
     Stop,
@@ -544,6 +549,18 @@ impl Pool {
         }
     }
 
+    /// What [`Pool::report`] would advise after `outcome` on `id`, without recording it. The
+    /// proxy needs the advice to decide whether an attempt is the last one before it reads
+    /// (and classifies) the error body, and must still report each attempt only once.
+    pub fn advise(&self, id: AccountId, outcome: &Outcome) -> Advice {
+        let streak = self
+            .lock()
+            .members
+            .get(id.0 as usize)
+            .map_or(0, |m| m.throttle_streak);
+        advice_for(outcome, streak)
+    }
+
     /// Records how an attempt on `id` ended and returns what to do next.
     pub fn report(&self, id: AccountId, outcome: Outcome) -> Advice {
         let now = self.clock.now();
@@ -552,51 +569,45 @@ impl Pool {
         let Some(m) = st.members.get_mut(id.0 as usize) else {
             return Advice::NextAccount;
         };
+        let advice = advice_for(&outcome, m.throttle_streak);
         let mut forget_pins = false;
-        let advice = match &outcome {
+        match &outcome {
             Outcome::Success { credits } => {
                 m.successes += 1;
                 m.throttle_streak = 0;
                 if let Some(c) = credits.filter(|c| c.is_finite() && *c >= 0.0) {
                     m.credits_since_poll += c;
                 }
-                return Advice::Stop;
+                return advice;
             }
-            Outcome::BadRequest => return Advice::Stop,
+            Outcome::BadRequest => return advice,
             Outcome::Throttled => {
                 m.throttle_streak += 1;
-                if m.throttle_streak >= 2 {
+                if m.throttle_streak >= THROTTLES_BEFORE_COOLDOWN {
                     m.throttle_streak = 0;
                     let until = now + self.settings.throttle_cooldown;
                     let reason = "throttled: two 429s in a row".to_string();
                     self.cool(id, m, until, reason, now, wall);
-                    Advice::NextAccount
-                } else {
-                    Advice::RetrySame
                 }
             }
-            Outcome::Transient | Outcome::Network => Advice::NextAccount,
-            Outcome::Unauthorized => Advice::RefreshThenRetry,
+            Outcome::Transient | Outcome::Network | Outcome::Unauthorized => {}
             Outcome::Suspicious => {
                 m.throttle_streak = 0;
                 let until = now + self.settings.suspicious_cooldown;
                 let reason = "429 suspicious activity".to_string();
                 self.cool(id, m, until, reason, now, wall);
-                Advice::NextAccount
             }
             Outcome::Quota => {
                 let until = self.quota_reset(m, now, wall);
                 let reason = "quota used up (402)".to_string();
                 set_health(id, m, Health::Exhausted { until, reason }, now, wall);
-                Advice::NextAccount
             }
             Outcome::Suspended { reason } => {
                 let reason = DisableReason::Suspended(bounded(reason));
                 set_health(id, m, Health::Disabled(reason), now, wall);
                 forget_pins = true;
-                Advice::NextAccount
             }
-        };
+        }
         m.failures += 1;
         m.last_error = Some(outcome.describe());
         if forget_pins {
@@ -858,6 +869,18 @@ impl Pool {
     }
 }
 
+/// The advice after `outcome` on an account with `streak` 429s in a row before it.
+fn advice_for(outcome: &Outcome, streak: u32) -> Advice {
+    match outcome {
+        Outcome::Success { .. } | Outcome::BadRequest => Advice::Stop,
+        Outcome::Throttled if streak + 1 >= THROTTLES_BEFORE_COOLDOWN => Advice::NextAccount,
+        Outcome::Throttled => Advice::RetrySame,
+        Outcome::Transient | Outcome::Network => Advice::PreferNext,
+        Outcome::Unauthorized => Advice::RefreshThenRetry,
+        Outcome::Suspicious | Outcome::Quota | Outcome::Suspended { .. } => Advice::NextAccount,
+    }
+}
+
 /// Moves `m` to `health`, logging the change with the facts `/health` shows.
 fn set_health(id: AccountId, m: &mut Member, health: Health, now: Instant, wall: i64) {
     if m.health == health {
@@ -1099,7 +1122,12 @@ mod tests {
     #[test]
     fn one_429_retries_two_in_a_row_cool_down_briefly() {
         let (pool, clock) = three(Strategy::Priority);
+        assert_eq!(pool.advise(A, &Outcome::Throttled), Advice::RetrySame);
         assert_eq!(pool.report(A, Outcome::Throttled), Advice::RetrySame);
+        assert_eq!(state(&pool, A), "active");
+        // Advising records nothing; the second 429 would cool the account down.
+        assert_eq!(pool.advise(A, &Outcome::Throttled), Advice::NextAccount);
+        assert_eq!(pool.advise(A, &Outcome::Throttled), Advice::NextAccount);
         assert_eq!(state(&pool, A), "active");
         // A success in between resets the streak.
         pool.report(A, Outcome::Success { credits: None });
@@ -1139,8 +1167,8 @@ mod tests {
     fn transient_errors_never_take_an_account_out() {
         let (pool, _) = three(Strategy::Priority);
         for _ in 0..50 {
-            assert_eq!(pool.report(A, Outcome::Transient), Advice::NextAccount);
-            assert_eq!(pool.report(A, Outcome::Network), Advice::NextAccount);
+            assert_eq!(pool.report(A, Outcome::Transient), Advice::PreferNext);
+            assert_eq!(pool.report(A, Outcome::Network), Advice::PreferNext);
         }
         assert_eq!(
             pool.report(A, Outcome::Unauthorized),

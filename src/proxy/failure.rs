@@ -162,6 +162,11 @@ pub fn logging(gw: &Gateway, session: &mut Session, e: Option<&Error>, ctx: &mut
             gw.accounts.report_success(*account);
         }
     }
+    if let (Some(prepared), ResponseMode::Translate(t)) = (ctx.prepared.as_ref(), &ctx.response) {
+        if let Some((id, stored)) = t.stored_document().and_then(|d| prepared.stored_response(d)) {
+            gw.responses.insert(id, stored);
+        }
+    }
     let dialect = ctx.route.dialect().name();
     let elapsed = ctx.started.elapsed();
     let (model, kiro_model, stream) = match ctx.prepared.as_ref() {

@@ -34,6 +34,7 @@ pub use ctx::Ctx;
 
 use crate::accounts::Accounts;
 use crate::config::GatewayConfig;
+use crate::dialect::openai_responses::store::ResponseStore;
 use crate::pipeline::TranslateSettings;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -50,6 +51,8 @@ pub struct Gateway {
     pub(crate) accounts: Arc<Accounts>,
     pub(crate) translate: TranslateSettings,
     pub(crate) resolver: resolve::Resolver,
+    /// OpenAI Responses kept for `previous_response_id` and `GET /v1/responses/{id}`.
+    pub(crate) responses: ResponseStore,
 }
 
 impl Gateway {
@@ -63,10 +66,11 @@ impl Gateway {
             max_image_bytes: cfg.max_image_bytes,
         };
         Gateway {
-            cfg,
+            cfg: cfg.clone(),
             accounts,
             translate,
             resolver: resolve::Resolver::new(),
+            responses: ResponseStore::new(cfg.responses_max_stored, cfg.responses_max_age),
         }
     }
 }

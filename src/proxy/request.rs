@@ -44,7 +44,7 @@ pub async fn request_filter(gw: &Gateway, session: &mut Session, ctx: &mut Ctx) 
                 Some(body) => body,
                 None => return Ok(true),
             };
-            match pipeline::prepare(dialect, &body, &hints, &gw.translate) {
+            match pipeline::prepare(dialect, &body, &hints, &gw.translate, &gw.responses) {
                 Ok(prepared) => {
                     let accounts = gw.accounts.plan(&prepared.model.kiro_id);
                     if accounts.is_empty() {
@@ -109,12 +109,8 @@ pub async fn request_filter(gw: &Gateway, session: &mut Session, ctx: &mut Ctx) 
             respond::error(session, dialect, &err, &ctx.request_id).await?;
             Ok(true)
         }
-        Route::StoredResponse { .. } => {
-            let err = GatewayError::new(
-                ErrorKind::NotFound,
-                "stored responses are not implemented yet",
-            );
-            respond::error(session, dialect, &err, &ctx.request_id).await?;
+        Route::StoredResponse { id, delete } => {
+            local::stored_response(gw, session, &id, delete, &ctx.request_id).await?;
             Ok(true)
         }
         Route::NotFound(dialect) => {

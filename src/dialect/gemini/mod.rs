@@ -5,7 +5,7 @@
 //! - [`stream::StreamWriter`]: canonical events → `GenerateContentResponse` chunks, as SSE
 //!   (`alt=sse`: only `data: <one-line JSON>` frames, which Gemini CLI's parser requires) or as
 //!   the incrementally streamed JSON array.
-//! - [`response::ResponseWriter`]: canonical events → one `GenerateContentResponse`.
+//! - [`response::DocumentWriter`]: canonical events → one `GenerateContentResponse`.
 //! - [`error::body`]: the `{"error":{"code","message","status"}}` body.
 //! - [`count_tokens`] and [`models_list`]: the two direct answers.
 

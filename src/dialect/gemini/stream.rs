@@ -1,17 +1,18 @@
 //! Canonical stream events → `GenerateContentResponse` chunks.
 //!
 //! With `alt=sse` every chunk is one `data: <single-line JSON>\n\n` frame and nothing else:
-//! Gemini CLI's SDK splits frames with `/^\s*data: (.*)(?:\n\n|\r\r|\r\n\r\n)/` and fails on an
-//! `event:` line, a comment or multi-line JSON ("Incomplete JSON segment at the end"), and there
-//! is no `[DONE]`. Without `alt=sse` the same chunks form one JSON array streamed as it grows
-//! (`[`, chunks separated by `,\r\n`, `]`).
+//! Gemini CLI's SDK consumes its buffer with `/^\s*data: (.*)(?:\n\n|\r\r|\r\n\r\n)/`, so
+//! anything else at the head of the buffer never matches and the stream dies with "Incomplete
+//! JSON segment at the end" (observed for an `event:` line and for multi-line JSON; an SSE
+//! `:` comment cannot match either). There is no `[DONE]`. Without `alt=sse` the same chunks
+//! form one JSON array streamed as it grows (`[`, chunks separated by `,\r\n`, `]`).
 //!
 //! Each chunk carries only its new parts. A function call goes out whole in one chunk once its
 //! argument fragments are complete. The last chunk carries `finishReason` and `usageMetadata`:
 //! without a finish reason Gemini CLI replays the whole turn. Its content is one empty text
 //! part, as Google's streams end: the Python SDK's chat history drops a turn in which any chunk
-//! lacks content, while Gemini CLI skips empty text parts. Pings write nothing, since the
-//! format has no keep-alive frame that every parser accepts.
+//! lacks content, while Gemini CLI skips empty text parts. Pings write nothing: by the regex
+//! above, the format has no keep-alive frame the JS SDK would skip.
 
 use super::request::Echo;
 use super::ThoughtTokens;

@@ -168,13 +168,26 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         parse_item(item, &item_at, &tool_set, &mut conversation, &mut system)?;
     }
 
-    let tool_choice_value = root
-        .remove("tool_choice")
-        .filter(|v| !v.is_null())
-        .unwrap_or_else(|| "auto".into());
-    let tool_choice = parse_tool_choice(&tool_choice_value, &at.key("tool_choice"), &tool_set)?;
-    echo.insert("tool_choice".into(), tool_choice_value);
-    echo.insert("tools".into(), Value::Array(raw_tools));
+    // With `previous_response_id` the stored conversation comes first; otherwise there must
+    // be something to answer.
+    if conversation.messages.is_empty() && previous_response_id.is_none() {
+        return Err(invalid(
+            &input_at,
+            "must contain at least one user or assistant message",
+        ));
+    }
+
+    let tool_choice = match root.remove("tool_choice").filter(|v| !v.is_null()) {
+        Some(value) => {
+            let choice = parse_tool_choice(&value, &at.key("tool_choice"), &tool_set)?;
+            echo.insert("tool_choice".into(), value);
+            choice
+        }
+        None => ToolChoice::Auto,
+    };
+    if !raw_tools.is_empty() {
+        echo.insert("tools".into(), Value::Array(raw_tools));
+    }
 
     let session = session_hints(prompt_cache_key.as_deref(), hints.session_header.as_deref());
     let tools = tool_set.tools();
@@ -197,6 +210,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     })
 }
 
+/// Echoes `key` only when the client sent it: the response object shows defaults otherwise.
 fn echo_some(echo: &mut Map<String, Value>, key: &str, value: Option<Value>) {
     if let Some(value) = value {
         echo.insert(key.to_owned(), value);
@@ -712,10 +726,7 @@ mod tests {
         assert!(!req.stream);
         assert_eq!(req.thinking, None);
         assert_eq!(req.tool_choice, ToolChoice::Auto);
-        assert_eq!(
-            req.echo,
-            Some(json!({ECHO_RESPONSE: {"tool_choice": "auto", "tools": []}, ECHO_TOOLS: {}}))
-        );
+        assert_eq!(req.echo, Some(json!({ECHO_RESPONSE: {}, ECHO_TOOLS: {}})));
         assert!(store::wants_store(req.echo.as_ref()));
     }
 
@@ -979,6 +990,16 @@ mod tests {
         let body = json!({"model": "m", "previous_response_id": "resp_1"});
         assert!(parse_json(&body).unwrap().messages.is_empty());
         assert_eq!(error_of(&json!({"model": "m"})), "input: field required");
+        assert_eq!(
+            error_of(&with_input(
+                json!([{"role": "developer", "content": "rules"}])
+            )),
+            "input: must contain at least one user or assistant message"
+        );
+        assert_eq!(
+            error_of(&with_input(json!([]))),
+            "input: must contain at least one user or assistant message"
+        );
     }
 
     #[test]

@@ -1,0 +1,954 @@
+//! Load harness: `kiro-mock` upstream, the `kiro-edge` gateway in front of it, and a tokio
+//! HTTP/1.1 load generator, all on 127.0.0.1. One run measures the gateway, then sends the same
+//! load (the converted Kiro request, same headers) straight to the mock as the baseline, and
+//! prints the overhead as ratios.
+//!
+//! ```text
+//! cargo build --release --bins
+//! cargo bench --bench load -- --clients 100 --requests 5000 --body-kb 20 --events 50 \
+//!     --gap-ms 0 --pin-core 1
+//! ```
+//!
+//! Every run is bounded by `--requests` and `--duration`. See `--help` and BENCHMARKS.md.
+
+#[path = "support/body.rs"]
+mod body;
+
+use kiro_edge::dialect::{Dialect, RequestHints};
+use kiro_edge::kiro::request::{self, with_profile_arn};
+use kiro_edge::pipeline::{self, TranslateSettings};
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener, TcpStream as StdTcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const HELP: &str = "\
+load: drives C concurrent streaming requests through kiro-edge and straight to kiro-mock.
+
+USAGE: cargo bench --bench load -- [OPTIONS]
+
+  --clients C        concurrent connections (default 10)
+  --requests N       requests per target (default 2000)
+  --body-kb K        Claude-Code-like request body size in KB (default 20)
+  --events E         text events per answer, `[[mock:events E G]]`; 0 = the mock's default
+                     short answer (default 50)
+  --gap-ms G         gap between events in ms (default 0)
+  --duration S       stop starting requests after S seconds, per target (default 60)
+  --pin-core K       run the gateway on core K only, the mock and this client on the others
+  --gw-threads T     gateway worker threads (default 1 when pinned, else 2)
+  --target T         gateway | mock | both (default both)
+  --perf FILE        record `perf record -g` of the gateway during its load into FILE
+  --warmup W         requests sent through the gateway before measuring (default 20)
+  --gw-log LEVEL     gateway RUST_LOG (default info, the shipped default)
+
+Binaries: target/release/kiro-edge and target/release/kiro-mock (cargo build --release --bins).
+";
+
+const API_KEY: &str = "bench-key";
+const MOCK_TOKEN: &str = "bench-token";
+const PROFILE_ARN: &str = "arn:aws:codewhisperer:us-east-1:699475941385:profile/EHGA3GRVQMUK";
+/// One request may take this long before it counts as an error.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+#[derive(Debug, Clone)]
+struct Args {
+    clients: usize,
+    requests: usize,
+    body_kb: usize,
+    events: u32,
+    gap_ms: u64,
+    duration: Duration,
+    pin_core: Option<usize>,
+    gw_threads: Option<usize>,
+    target: String,
+    perf: Option<PathBuf>,
+    warmup: usize,
+    gw_log: String,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        clients: 10,
+        requests: 2000,
+        body_kb: 20,
+        events: 50,
+        gap_ms: 0,
+        duration: Duration::from_secs(60),
+        pin_core: None,
+        gw_threads: None,
+        target: "both".into(),
+        perf: None,
+        warmup: 20,
+        gw_log: "info".into(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
+            v.parse().map_err(|_| format!("{flag}: {v:?} is not a number"))
+        }
+        match flag.as_str() {
+            "--clients" => a.clients = num(&flag, value()?)?,
+            "--requests" => a.requests = num(&flag, value()?)?,
+            "--body-kb" => a.body_kb = num(&flag, value()?)?,
+            "--events" => a.events = num(&flag, value()?)?,
+            "--gap-ms" => a.gap_ms = num(&flag, value()?)?,
+            "--duration" => a.duration = Duration::from_secs(num(&flag, value()?)?),
+            "--pin-core" => a.pin_core = Some(num(&flag, value()?)?),
+            "--gw-threads" => a.gw_threads = Some(num(&flag, value()?)?),
+            "--target" => a.target = value()?,
+            "--perf" => a.perf = Some(PathBuf::from(value()?)),
+            "--warmup" => a.warmup = num(&flag, value()?)?,
+            "--gw-log" => a.gw_log = value()?,
+            // `cargo bench` passes `--bench` to every bench binary.
+            "--bench" => {}
+            "-h" | "--help" => {
+                print!("{HELP}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    if a.clients == 0 || a.requests == 0 {
+        return Err("--clients and --requests must be positive".into());
+    }
+    if !["gateway", "mock", "both"].contains(&a.target.as_str()) {
+        return Err("--target must be gateway, mock or both".into());
+    }
+    Ok(a)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/// A child process killed on drop.
+struct Proc {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Proc {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A scratch directory removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port on 127.0.0.1")
+}
+
+fn wait_for_port(addr: SocketAddr, child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if StdTcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited early: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{what} did not listen on {addr}");
+}
+
+fn release_binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let path = target.join("release").join(name);
+    if !path.exists() {
+        eprintln!(
+            "load: {} is missing: run `cargo build --release --bins` first",
+            path.display()
+        );
+        std::process::exit(2);
+    }
+    path
+}
+
+/// `cmd` prefixed with `taskset -c CORES` when pinned.
+fn command(binary: &Path, cores: Option<&str>) -> Command {
+    match cores {
+        Some(cores) => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(cores).arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    }
+}
+
+/// Pins every thread of this process (the load generator) to `cores`.
+fn pin_self(cores: &str) {
+    let pid = std::process::id().to_string();
+    let ok = Command::new("taskset")
+        .args(["-a", "-p", "-c", cores, &pid])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("load: could not pin the load generator to cores {cores}");
+    }
+}
+
+fn start_mock(bin: &Path, cores: Option<&str>) -> Proc {
+    let addr = free_addr();
+    let mut child = command(bin, cores)
+        .args(["--listen", &addr.to_string(), "--fast", "--accept-token", MOCK_TOKEN])
+        .args(["--log-requests", "50"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn kiro-mock");
+    wait_for_port(addr, &mut child, "kiro-mock");
+    Proc { child, addr }
+}
+
+/// RFC 3339 UTC time `offset` seconds from now.
+fn rfc3339(offset: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let t = now + offset;
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Starts the gateway against `mock` the way tests/common/mod.rs does: one social account
+/// whose token the gateway refreshes at the mock on first use.
+fn start_gateway(bin: &Path, mock: &Proc, dir: &Path, args: &Args, cores: Option<&str>) -> Proc {
+    let creds = dir.join("credentials.json");
+    let credential = serde_json::json!({
+        "id": "bench",
+        "authMethod": "social",
+        "refreshToken": format!("mock-rt-bench-{}", "x".repeat(120)),
+        "accessToken": "stale-bench",
+        "expiresAt": rfc3339(-60),
+        "profileArn": PROFILE_ARN,
+    });
+    std::fs::write(&creds, credential.to_string()).expect("write credentials");
+    let addr = free_addr();
+    let threads = args
+        .gw_threads
+        .unwrap_or(if args.pin_core.is_some() { 1 } else { 2 });
+    let m = mock.addr;
+    let conf = format!(
+        "version: 1\nthreads: {threads}\npid_file: {dir}/kiro-edge.pid\nupgrade_sock: {dir}/upgrade.sock\n\
+         grace_period_seconds: 1\ngraceful_shutdown_timeout_seconds: 1\nkiro_edge:\n  listen: {addr}\n  \
+         api_keys: [{API_KEY}]\n  credentials_file: {creds}\n  discover_local_login: false\n  endpoints:\n    \
+         chat: http://{m}/generateAssistantResponse\n    social_refresh: http://{m}/refreshToken\n    \
+         idc_token: http://{m}/token\n",
+        dir = dir.display(),
+        creds = creds.display(),
+    );
+    let conf_path = dir.join("kiro-edge.yaml");
+    std::fs::write(&conf_path, conf).expect("write config");
+    let log = std::fs::File::create(dir.join("gateway.log")).expect("gateway log");
+    let mut child = command(bin, cores)
+        .arg("-c")
+        .arg(&conf_path)
+        .env("RUST_LOG", &args.gw_log)
+        .env_remove("KIRO_EDGE_API_KEYS")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn kiro-edge");
+    wait_for_port(addr, &mut child, "kiro-edge");
+    Proc { child, addr }
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc
+
+struct ProcStats {
+    cpu_ticks: u64,
+    hwm_kb: u64,
+    rss_kb: u64,
+}
+
+fn proc_stats(pid: u32) -> ProcStats {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    ProcStats {
+        cpu_ticks: tick(11) + tick(12),
+        hwm_kb: kb("VmHWM:"),
+        rss_kb: kb("VmRSS:"),
+    }
+}
+
+/// Resets the process's peak RSS (VmHWM) to its current RSS.
+fn reset_peak(pid: u32) {
+    if std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_err() {
+        eprintln!("load: cannot reset VmHWM of {pid}; the peak includes the warm-up");
+    }
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTTP/1.1 client
+
+/// One prepared request: head and body in one buffer, written with one call.
+struct Request {
+    bytes: Vec<u8>,
+    /// A successful response's body must contain this (empty: any complete body).
+    expect: &'static [u8],
+}
+
+fn http_request(path: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n").into_bytes();
+    for (k, v) in headers {
+        let _ = write!(out, "{k}: {v}\r\n");
+    }
+    let _ = write!(out, "content-length: {}\r\n\r\n", body.len());
+    out.extend_from_slice(body);
+    out
+}
+
+#[derive(Clone, Copy)]
+struct Sample {
+    /// First byte of the response (status line).
+    ttfb: Duration,
+    /// First byte of the body (the first event).
+    first_event: Duration,
+    total: Duration,
+}
+
+#[derive(Debug)]
+enum Failure {
+    Connect,
+    Status(u16),
+    Io,
+    Timeout,
+    Incomplete,
+}
+
+struct Conn {
+    reader: BufReader<TcpStream>,
+    reusable: bool,
+}
+
+async fn connect(addr: SocketAddr) -> Result<Conn, Failure> {
+    let stream = TcpStream::connect(addr).await.map_err(|_| Failure::Connect)?;
+    stream.set_nodelay(true).map_err(|_| Failure::Connect)?;
+    Ok(Conn {
+        reader: BufReader::with_capacity(64 * 1024, stream),
+        reusable: true,
+    })
+}
+
+/// Sends one request and reads the whole chunked (or sized) response.
+async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
+    let start = Instant::now();
+    conn.reader
+        .get_mut()
+        .write_all(&req.bytes)
+        .await
+        .map_err(|_| Failure::Io)?;
+    let mut line = String::new();
+    if conn.reader.read_line(&mut line).await.map_err(|_| Failure::Io)? == 0 {
+        return Err(Failure::Io);
+    }
+    let ttfb = start.elapsed();
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or(Failure::Io)?;
+    let (mut chunked, mut length) = (false, None);
+    loop {
+        line.clear();
+        if conn.reader.read_line(&mut line).await.map_err(|_| Failure::Io)? == 0 {
+            return Err(Failure::Io);
+        }
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            let (k, v) = (k.trim(), v.trim());
+            if k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked") {
+                chunked = true;
+            } else if k.eq_ignore_ascii_case("content-length") {
+                length = v.parse::<usize>().ok();
+            } else if k.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close") {
+                conn.reusable = false;
+            }
+        }
+    }
+    // The end of the body, to check that the stream finished properly.
+    let mut tail: Vec<u8> = Vec::with_capacity(512);
+    let mut data = vec![0u8; 16 * 1024];
+    let mut first_event = None;
+    if chunked {
+        loop {
+            line.clear();
+            if conn.reader.read_line(&mut line).await.map_err(|_| Failure::Io)? == 0 {
+                return Err(Failure::Incomplete);
+            }
+            let size = line.trim_end().split(';').next().unwrap_or("");
+            let mut n = usize::from_str_radix(size, 16).map_err(|_| Failure::Io)?;
+            if n == 0 {
+                line.clear();
+                conn.reader.read_line(&mut line).await.map_err(|_| Failure::Io)?;
+                break;
+            }
+            first_event.get_or_insert_with(|| start.elapsed());
+            while n > 0 {
+                let take = n.min(data.len());
+                conn.reader
+                    .read_exact(&mut data[..take])
+                    .await
+                    .map_err(|_| Failure::Incomplete)?;
+                keep_tail(&mut tail, &data[..take]);
+                n -= take;
+            }
+            let mut crlf = [0u8; 2];
+            conn.reader
+                .read_exact(&mut crlf)
+                .await
+                .map_err(|_| Failure::Incomplete)?;
+        }
+    } else if let Some(mut n) = length {
+        while n > 0 {
+            let take = n.min(data.len());
+            conn.reader
+                .read_exact(&mut data[..take])
+                .await
+                .map_err(|_| Failure::Incomplete)?;
+            first_event.get_or_insert_with(|| start.elapsed());
+            keep_tail(&mut tail, &data[..take]);
+            n -= take;
+        }
+    } else {
+        conn.reusable = false;
+        return Err(Failure::Incomplete);
+    }
+    if status != 200 {
+        return Err(Failure::Status(status));
+    }
+    if !req.expect.is_empty() && !tail.windows(req.expect.len()).any(|w| w == req.expect) {
+        return Err(Failure::Incomplete);
+    }
+    Ok(Sample {
+        ttfb,
+        first_event: first_event.unwrap_or(ttfb),
+        total: start.elapsed(),
+    })
+}
+
+fn keep_tail(tail: &mut Vec<u8>, data: &[u8]) {
+    const KEEP: usize = 512;
+    tail.extend_from_slice(&data[data.len().saturating_sub(KEEP)..]);
+    if tail.len() > KEEP {
+        tail.drain(..tail.len() - KEEP);
+    }
+}
+
+#[derive(Default)]
+struct Outcome {
+    samples: Vec<Sample>,
+    failures: Vec<Failure>,
+}
+
+/// One client: a keep-alive connection serving requests until the budget or the deadline.
+async fn client(
+    addr: SocketAddr,
+    req: Arc<Request>,
+    issued: Arc<AtomicUsize>,
+    budget: usize,
+    deadline: Instant,
+    mut conn: Option<Conn>,
+) -> Outcome {
+    let mut out = Outcome::default();
+    while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < budget {
+        if conn.as_ref().is_none_or(|c| !c.reusable) {
+            conn = match connect(addr).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    out.failures.push(e);
+                    continue;
+                }
+            };
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        match tokio::time::timeout(REQUEST_TIMEOUT, exchange(c, &req)).await {
+            Ok(Ok(sample)) => out.samples.push(sample),
+            Ok(Err(e)) => {
+                conn = None;
+                out.failures.push(e);
+            }
+            Err(_) => {
+                conn = None;
+                out.failures.push(Failure::Timeout);
+            }
+        }
+    }
+    out
+}
+
+struct Run {
+    wall: Duration,
+    outcome: Outcome,
+}
+
+/// Opens `clients` connections, then runs them all against `addr`.
+async fn run_load(addr: SocketAddr, req: Arc<Request>, args: &Args) -> Run {
+    let mut conns = Vec::with_capacity(args.clients);
+    for _ in 0..args.clients {
+        conns.push(connect(addr).await.ok());
+    }
+    let issued = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let deadline = start + args.duration;
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|conn| {
+            tokio::spawn(client(
+                addr,
+                req.clone(),
+                issued.clone(),
+                args.requests,
+                deadline,
+                conn,
+            ))
+        })
+        .collect();
+    let mut outcome = Outcome::default();
+    for t in tasks {
+        if let Ok(o) = t.await {
+            outcome.samples.extend(o.samples);
+            outcome.failures.extend(o.failures);
+        }
+    }
+    Run {
+        wall: start.elapsed(),
+        outcome,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+
+struct Report {
+    name: &'static str,
+    ok: usize,
+    errors: usize,
+    error_kinds: String,
+    rps: f64,
+    ttfb: (f64, f64),
+    first: (f64, f64),
+    total: (f64, f64),
+    /// CPU seconds of the process under test, and per 1000 requests.
+    cpu_s: f64,
+    /// CPU of the mock during the run (for the mock's own run, the same as `cpu_s`).
+    mock_cpu_s: f64,
+    hwm_mb: f64,
+    rss_end_mb: f64,
+    rss_idle_mb: f64,
+}
+
+fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    v.sort_unstable();
+    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
+    (at(0.50), at(0.99))
+}
+
+fn error_kinds(failures: &[Failure]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for f in failures {
+        let k = format!("{f:?}");
+        match counts.iter_mut().find(|(name, _)| *name == k) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((k, 1)),
+        }
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{k}×{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn print_header() {
+    println!(
+        "{:<8} {:>6} {:>5} {:>8} {:>15} {:>15} {:>15} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "target",
+        "ok",
+        "err",
+        "req/s",
+        "ttfb p50/p99",
+        "1st ev p50/p99",
+        "total p50/p99",
+        "cpu s",
+        "µs/req",
+        "mock µs",
+        "hwm MB",
+        "rss end",
+        "rss idle"
+    );
+}
+
+fn print_report(r: &Report) {
+    let per = |s: f64| s * 1e6 / r.ok.max(1) as f64;
+    println!(
+        "{:<8} {:>6} {:>5} {:>8.0} {:>7.2}/{:<7.2} {:>7.2}/{:<7.2} {:>7.1}/{:<7.1} {:>8.2} {:>9.0} {:>9.0} {:>8.1} {:>8.1} {:>8.1}",
+        r.name,
+        r.ok,
+        r.errors,
+        r.rps,
+        r.ttfb.0,
+        r.ttfb.1,
+        r.first.0,
+        r.first.1,
+        r.total.0,
+        r.total.1,
+        r.cpu_s,
+        per(r.cpu_s),
+        per(r.mock_cpu_s),
+        r.hwm_mb,
+        r.rss_end_mb,
+        r.rss_idle_mb
+    );
+    if r.errors > 0 {
+        println!("         errors: {}", r.error_kinds);
+    }
+}
+
+fn report_json(args: &Args, body_len: usize, r: &Report) -> String {
+    serde_json::json!({
+        "target": r.name,
+        "clients": args.clients,
+        "body_kb": args.body_kb,
+        "body_bytes": body_len,
+        "events": args.events,
+        "gap_ms": args.gap_ms,
+        "pinned": args.pin_core.is_some(),
+        "ok": r.ok,
+        "errors": r.errors,
+        "rps": r.rps,
+        "ttfb_ms": [r.ttfb.0, r.ttfb.1],
+        "first_event_ms": [r.first.0, r.first.1],
+        "total_ms": [r.total.0, r.total.1],
+        "cpu_us_per_req": r.cpu_s * 1e6 / r.ok.max(1) as f64,
+        "mock_cpu_us_per_req": r.mock_cpu_s * 1e6 / r.ok.max(1) as f64,
+        "hwm_mb": r.hwm_mb,
+        "rss_end_mb": r.rss_end_mb,
+        "rss_idle_mb": r.rss_idle_mb,
+    })
+    .to_string()
+}
+
+/// What a load run is aimed at.
+struct Target {
+    name: &'static str,
+    addr: SocketAddr,
+    /// The process under test.
+    pid: u32,
+}
+
+/// Runs the load against `target` while watching it and the mock (`mock_pid`).
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    target: Target,
+    req: Request,
+    args: &Args,
+    mock_pid: u32,
+    perf: Option<&Path>,
+) -> Report {
+    let Target { name, addr, pid } = target;
+    let ticks = clock_ticks();
+    reset_peak(pid);
+    let perf_child = perf.map(|file| {
+        Command::new("perf")
+            .args(["record", "-g", "-F", "999", "-o"])
+            .arg(file)
+            .args(["-p", &pid.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn perf (apt-get install linux-perf)")
+    });
+    let before = proc_stats(pid);
+    let mock_before = proc_stats(mock_pid);
+    let run = rt.block_on(run_load(addr, Arc::new(req), args));
+    let after = proc_stats(pid);
+    let mock_after = proc_stats(mock_pid);
+    if let Some(mut child) = perf_child {
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
+    // The client's connections are closed now; give the process a moment to free their state.
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = proc_stats(pid);
+    let Outcome { samples, failures } = run.outcome;
+    Report {
+        name,
+        ok: samples.len(),
+        errors: failures.len(),
+        error_kinds: error_kinds(&failures),
+        rps: samples.len() as f64 / run.wall.as_secs_f64(),
+        ttfb: percentiles(samples.iter().map(|s| s.ttfb).collect()),
+        first: percentiles(samples.iter().map(|s| s.first_event).collect()),
+        total: percentiles(samples.iter().map(|s| s.total).collect()),
+        cpu_s: after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64 / ticks,
+        mock_cpu_s: mock_after.cpu_ticks.saturating_sub(mock_before.cpu_ticks) as f64 / ticks,
+        hwm_mb: after.hwm_kb as f64 / 1024.0,
+        rss_end_mb: after.rss_kb as f64 / 1024.0,
+        rss_idle_mb: idle.rss_kb as f64 / 1024.0,
+    }
+}
+
+/// The mock's log entry of the last chat request (headers and body length).
+fn last_chat_record(mock: SocketAddr) -> serde_json::Value {
+    let mut s = StdTcpStream::connect(mock).expect("connect to the mock");
+    s.write_all(b"GET /__mock/requests HTTP/1.1\r\nhost: mock\r\nconnection: close\r\n\r\n")
+        .expect("write");
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut raw).expect("read");
+    let at = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |i| i + 4);
+    let log: serde_json::Value = serde_json::from_slice(&raw[at..]).unwrap_or_default();
+    let items = log
+        .as_array()
+        .cloned()
+        .or_else(|| log.get("requests").and_then(|v| v.as_array()).cloned())
+        .unwrap_or_default();
+    items
+        .into_iter()
+        .rev()
+        .find(|r| r["path"] == "/generateAssistantResponse")
+        .expect("the gateway sent a chat request to the mock")
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("load: {e}");
+            std::process::exit(2);
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (gw_cores, other_cores) = match args.pin_core {
+        Some(k) => {
+            let others: Vec<String> = (0..cores)
+                .filter(|&c| c != k)
+                .map(|c| c.to_string())
+                .collect();
+            (Some(k.to_string()), Some(others.join(",")))
+        }
+        None => (None, None),
+    };
+    if let Some(others) = &other_cores {
+        pin_self(others);
+    }
+    let gw_bin = release_binary("kiro-edge");
+    let mock_bin = release_binary("kiro-mock");
+    let dir = TempDir(std::env::temp_dir().join(format!("kiro-edge-load-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).expect("temp dir");
+
+    let directive = if args.events > 0 {
+        format!("[[mock:events {} {}]]", args.events, args.gap_ms)
+    } else {
+        String::new()
+    };
+    let client_body =
+        serde_json::to_vec(&body::claude_code_body(args.body_kb * 1000, &directive)).expect("json");
+
+    let mock = start_mock(&mock_bin, other_cores.as_deref());
+    let gw = start_gateway(&gw_bin, &mock, &dir.0, &args, gw_cores.as_deref());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(if args.pin_core.is_some() {
+            (cores - 1).max(1)
+        } else {
+            cores
+        })
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+
+    let gw_req = || Request {
+        bytes: http_request(
+            "/v1/messages?beta=true",
+            &[
+                ("x-api-key".into(), API_KEY.into()),
+                ("content-type".into(), "application/json".into()),
+                ("anthropic-version".into(), "2023-06-01".into()),
+            ],
+            &client_body,
+        ),
+        expect: b"message_stop",
+    };
+
+    // Warm up: the first request refreshes the account's token; the mock's log then shows the
+    // exact headers the gateway sends upstream.
+    let warm = Args {
+        clients: 1,
+        requests: args.warmup.max(1),
+        ..args.clone()
+    };
+    let run = rt.block_on(run_load(gw.addr, Arc::new(gw_req()), &warm));
+    if !run.outcome.failures.is_empty() {
+        eprintln!(
+            "load: warm-up through the gateway failed: {}; see {}/gateway.log",
+            error_kinds(&run.outcome.failures),
+            dir.0.display()
+        );
+        std::process::exit(1);
+    }
+    let record = last_chat_record(mock.addr);
+
+    // The baseline request: what the gateway sends, built by the same library code.
+    let settings = TranslateSettings {
+        payload_budget: request::DEFAULT_PAYLOAD_BUDGET,
+        max_image_bytes: request::DEFAULT_MAX_IMAGE_BYTES,
+        ..TranslateSettings::default()
+    };
+    let prepared = pipeline::prepare(
+        Dialect::Anthropic,
+        &client_body,
+        &RequestHints::default(),
+        &settings,
+    )
+    .expect("the bench body converts");
+    let kiro_body = with_profile_arn(&prepared.kiro.body, Some(PROFILE_ARN));
+    if record["body_len"].as_u64() != Some(kiro_body.len() as u64) {
+        eprintln!(
+            "load: warning: the gateway sent {} body bytes upstream, the baseline sends {}",
+            record["body_len"],
+            kiro_body.len()
+        );
+    }
+    let mut mock_headers: Vec<(String, String)> = Vec::new();
+    if let Some(headers) = record["headers"].as_object() {
+        for (k, v) in headers {
+            if ["host", "content-length", "authorization"].contains(&k.as_str()) {
+                continue;
+            }
+            mock_headers.push((k.clone(), v.as_str().unwrap_or_default().to_owned()));
+        }
+    }
+    mock_headers.push(("authorization".into(), format!("Bearer {MOCK_TOKEN}")));
+    let mock_req = || Request {
+        bytes: http_request("/generateAssistantResponse", &mock_headers, &kiro_body),
+        expect: b"",
+    };
+
+    println!(
+        "load: C={} N={} body={} B (Kiro body {} B) events={} gap={}ms pinned={} gateway pid {}",
+        args.clients,
+        args.requests,
+        client_body.len(),
+        kiro_body.len(),
+        args.events,
+        args.gap_ms,
+        gw_cores.as_deref().unwrap_or("no"),
+        gw.pid()
+    );
+    print_header();
+    let mut reports = Vec::new();
+    if args.target != "mock" {
+        let target = Target {
+            name: "gateway",
+            addr: gw.addr,
+            pid: gw.pid(),
+        };
+        let r = measure(&rt, target, gw_req(), &args, mock.pid(), args.perf.as_deref());
+        print_report(&r);
+        reports.push(r);
+    }
+    if args.target != "gateway" {
+        let target = Target {
+            name: "mock",
+            addr: mock.addr,
+            pid: mock.pid(),
+        };
+        let r = measure(&rt, target, mock_req(), &args, mock.pid(), None);
+        print_report(&r);
+        reports.push(r);
+    }
+    if let [g, m] = reports.as_slice() {
+        let g_cpu = g.cpu_s * 1e6 / g.ok.max(1) as f64;
+        let m_cpu = m.cpu_s * 1e6 / m.ok.max(1) as f64;
+        println!(
+            "overhead: req/s ×{:.3}; ttfb p50 +{:.2} ms, p99 +{:.2} ms; first event p99 +{:.2} ms; total p50 ×{:.2}, p99 ×{:.2}; gateway CPU {:.0} µs/req = ×{:.2} the mock's",
+            g.rps / m.rps,
+            g.ttfb.0 - m.ttfb.0,
+            g.ttfb.1 - m.ttfb.1,
+            g.first.1 - m.first.1,
+            g.total.0 / m.total.0,
+            g.total.1 / m.total.1,
+            g_cpu,
+            g_cpu / m_cpu,
+        );
+    }
+    for r in &reports {
+        println!("RESULT {}", report_json(&args, client_body.len(), r));
+    }
+}
