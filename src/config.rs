@@ -5,6 +5,7 @@
 //! file format ([`FileConfig`]) is kept apart from the validated internal form
 //! ([`GatewayConfig`]) the rest of the code uses, so the file can evolve without touching it.
 
+use crate::accounts::{PoolSettings, Strategy};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -62,6 +63,26 @@ pub struct FileConfig {
     pub models: Option<FileModels>,
     pub refresh: Option<FileRefresh>,
     pub responses: Option<FileResponses>,
+    pub pool: Option<FilePool>,
+}
+
+/// The `pool:` section; durations in seconds or milliseconds as the key says.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePool {
+    pub strategy: Option<String>,
+    pub sticky_ttl_secs: Option<u64>,
+    pub sticky_capacity: Option<usize>,
+    pub throttle_cooldown_secs: Option<u64>,
+    pub suspicious_cooldown_secs: Option<u64>,
+    pub exhausted_cooldown_secs: Option<u64>,
+    pub max_concurrent: Option<u32>,
+    pub min_interval_ms: Option<u64>,
+    pub min_interval_jitter_ms: Option<u64>,
+    pub rpm: Option<u32>,
+    pub global_rpm: Option<u32>,
+    pub max_pacing_wait_ms: Option<u64>,
+    pub usage_poll_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +98,8 @@ pub struct FileEndpoints {
     pub chat: Option<String>,
     pub social_refresh: Option<String>,
     pub idc_token: Option<String>,
+    pub usage: Option<String>,
+    pub models: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -212,6 +235,8 @@ pub struct GatewayConfig {
     /// Templates (with `{region}`) since each account may have its own auth region.
     pub social_refresh_url: String,
     pub idc_token_url: String,
+    pub usage_url: String,
+    pub models_url: String,
     pub connect_timeout: Duration,
     /// Longest wait for the first upstream byte, and between two upstream chunks.
     pub first_byte_timeout: Duration,
@@ -227,6 +252,8 @@ pub struct GatewayConfig {
     pub responses_max_stored: usize,
     /// …kept at most this long.
     pub responses_max_age: Duration,
+    /// Strategy, stickiness, cool-downs, pacing and quota polling of the account pool.
+    pub pool: PoolSettings,
 }
 
 /// The Kiro model that serves model names Kiro does not know, unless configured otherwise.
@@ -235,6 +262,8 @@ pub const DEFAULT_CHAT_URL: &str = "https://q.{region}.amazonaws.com/generateAss
 pub const DEFAULT_SOCIAL_REFRESH_URL: &str =
     "https://prod.{region}.auth.desktop.kiro.dev/refreshToken";
 pub const DEFAULT_IDC_TOKEN_URL: &str = "https://oidc.{region}.amazonaws.com/token";
+pub const DEFAULT_USAGE_URL: &str = "https://q.{region}.amazonaws.com/getUsageLimits";
+pub const DEFAULT_MODELS_URL: &str = "https://q.{region}.amazonaws.com/ListAvailableModels";
 
 impl GatewayConfig {
     /// Reads the `kiro_edge:` section of a YAML file, then applies environment overrides.
@@ -336,6 +365,15 @@ impl GatewayConfig {
             .unwrap_or_else(|| DEFAULT_IDC_TOKEN_URL.to_string());
         UpstreamUrl::parse(&idc_token_url, &region)
             .map_err(|why| bad("endpoints.idc_token", why))?;
+        let usage_url = endpoints
+            .usage
+            .unwrap_or_else(|| DEFAULT_USAGE_URL.to_string());
+        UpstreamUrl::parse(&usage_url, &region).map_err(|why| bad("endpoints.usage", why))?;
+        let models_url = endpoints
+            .models
+            .unwrap_or_else(|| DEFAULT_MODELS_URL.to_string());
+        UpstreamUrl::parse(&models_url, &region).map_err(|why| bad("endpoints.models", why))?;
+        let pool = pool_settings(f.pool.unwrap_or_default()).map_err(|(key, why)| bad(key, why))?;
 
         let upstream = f.upstream.unwrap_or_default();
         let retry = f.retry.unwrap_or_default();
@@ -384,6 +422,8 @@ impl GatewayConfig {
             chat_url,
             social_refresh_url,
             idc_token_url,
+            usage_url,
+            models_url,
             connect_timeout: Duration::from_millis(upstream.connect_timeout_ms.unwrap_or(5_000)),
             first_byte_timeout: Duration::from_millis(
                 upstream.first_byte_timeout_ms.unwrap_or(180_000),
@@ -404,8 +444,62 @@ impl GatewayConfig {
             refresh_lazy_margin: Duration::from_secs(refresh.lazy_margin_secs.unwrap_or(600)),
             responses_max_stored: responses.max_stored.unwrap_or(10_000),
             responses_max_age: Duration::from_secs(responses.max_age_secs.unwrap_or(6 * 3600)),
+            pool,
         })
     }
+}
+
+/// The `pool:` section over [`PoolSettings::default`]; errors name the key.
+fn pool_settings(f: FilePool) -> Result<PoolSettings, (&'static str, String)> {
+    let mut p = PoolSettings::default();
+    if let Some(s) = f.strategy {
+        p.strategy = s
+            .parse::<Strategy>()
+            .map_err(|why| ("pool.strategy", why))?;
+    }
+    let secs = Duration::from_secs;
+    let millis = Duration::from_millis;
+    if let Some(v) = f.sticky_ttl_secs {
+        p.sticky_ttl = secs(v);
+    }
+    if let Some(v) = f.sticky_capacity {
+        if v == 0 {
+            return Err(("pool.sticky_capacity", "must be at least 1".into()));
+        }
+        p.sticky_capacity = v;
+    }
+    if let Some(v) = f.throttle_cooldown_secs {
+        p.throttle_cooldown = secs(v);
+    }
+    if let Some(v) = f.suspicious_cooldown_secs {
+        p.suspicious_cooldown = secs(v);
+    }
+    if let Some(v) = f.exhausted_cooldown_secs {
+        p.exhausted_cooldown = Some(secs(v));
+    }
+    let positive = |key: &'static str, v: Option<u32>| match v {
+        Some(0) => Err((
+            key,
+            "must be at least 1 (leave it out to turn the limit off)".to_string(),
+        )),
+        other => Ok(other),
+    };
+    p.pacing.max_concurrent = positive("pool.max_concurrent", f.max_concurrent)?;
+    p.pacing.rpm = positive("pool.rpm", f.rpm)?;
+    p.global_rpm = positive("pool.global_rpm", f.global_rpm)?;
+    if let Some(v) = f.min_interval_ms {
+        p.pacing.min_interval = millis(v);
+    }
+    if let Some(v) = f.min_interval_jitter_ms {
+        p.pacing.min_interval_jitter = millis(v);
+    }
+    if let Some(v) = f.max_pacing_wait_ms {
+        p.max_pacing_wait = millis(v);
+    }
+    if let Some(v) = f.usage_poll_interval_secs {
+        p.usage_poll_interval = secs(v);
+    }
+    Ok(p)
 }
 
 /// Best-effort dotted key of a YAML error (serde_yaml reports paths like `kiro_edge.retry`).
@@ -436,8 +530,27 @@ mod tests {
         assert!(c.api_keys.is_empty());
         assert_eq!(c.metrics_listen, None);
         assert_eq!(c.model_fallback.as_deref(), Some("claude-sonnet-4.5"));
-        let strict = GatewayConfig::from_yaml("kiro_edge:\n  models:\n    fallback: \"\"\n", None).unwrap();
+        let strict =
+            GatewayConfig::from_yaml("kiro_edge:\n  models:\n    fallback: \"\"\n", None).unwrap();
         assert_eq!(strict.model_fallback, None);
+    }
+
+    #[test]
+    fn the_pool_section_maps_to_pool_settings() {
+        let c = GatewayConfig::from_yaml(
+            "kiro_edge:\n  pool:\n    strategy: round-robin\n    throttle_cooldown_secs: 5\n    max_concurrent: 4\n    max_pacing_wait_ms: 250\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.pool.strategy, Strategy::RoundRobin);
+        assert_eq!(c.pool.throttle_cooldown, Duration::from_secs(5));
+        assert_eq!(c.pool.pacing.max_concurrent, Some(4));
+        assert_eq!(c.pool.max_pacing_wait, Duration::from_millis(250));
+        let e = GatewayConfig::from_yaml("kiro_edge:\n  pool:\n    strategy: random\n", None)
+            .unwrap_err();
+        assert_eq!(e.key, "kiro_edge.pool.strategy");
+        let e = GatewayConfig::from_yaml("kiro_edge:\n  pool:\n    rpm: 0\n", None).unwrap_err();
+        assert_eq!(e.key, "kiro_edge.pool.rpm");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `kiro-edge`: the gateway binary. Pingora's own flags apply (`-c CONF`, `-t` test the
 //! configuration, `-u` take over from a running instance, `-d` daemonize).
 
-use kiro_edge::accounts::{AccountSettings, Accounts, RefreshService};
+use kiro_edge::accounts::{AccountSettings, Accounts, RefreshService, UsageService};
 use kiro_edge::config::GatewayConfig;
 use kiro_edge::metrics;
 use kiro_edge::proxy::service::{DrainService, GatewayApp};
@@ -67,6 +67,10 @@ fn main() {
         RefreshService::new(accounts.clone(), cfg.refresh_ahead),
     );
     let drain = background_service("drain", DrainService::new(accounts.clone()));
+    let usage = background_service(
+        "usage poller",
+        UsageService::new(accounts.clone(), cfg.pool.usage_poll_interval),
+    );
     let proxy =
         pingora_proxy::http_proxy(&server.configuration, Gateway::new(cfg.clone(), accounts));
     let mut gateway = Service::new("kiro-edge".to_string(), GatewayApp::new(proxy));
@@ -78,6 +82,7 @@ fn main() {
     );
     server.add_service(refresher);
     server.add_service(drain);
+    server.add_service(usage);
     server.add_service(gateway);
     if let Some(addr) = cfg.metrics_listen {
         let mut prometheus = pingora_prometheus::prometheus_http_service();
@@ -100,6 +105,9 @@ fn account_settings(cfg: &GatewayConfig) -> AccountSettings {
         machine_id: cfg.machine_id.clone(),
         refresh_margin: cfg.refresh_ahead,
         lazy_refresh_margin: cfg.refresh_lazy_margin,
+        usage_url: cfg.usage_url.clone(),
+        models_url: cfg.models_url.clone(),
+        pool: cfg.pool.clone(),
         ..AccountSettings::default()
     }
 }

@@ -5,8 +5,11 @@
 use crate::chat::{
     estimate, ErrorKind, GatewayError, ResponseMeta, StopReason, StreamEvent, Usage,
 };
-use crate::chat::{ChatRequest, Message};
-use crate::dialect::openai_responses::{self, store::{self, ResponseStore, StoredResponse}};
+use crate::chat::{Block, ChatRequest, Message, Role};
+use crate::dialect::openai_responses::{
+    self,
+    store::{self, ResponseStore, StoredResponse},
+};
 use crate::dialect::{Dialect, RequestHints, ResponseWriter};
 use crate::kiro::events;
 use crate::kiro::eventstream::{DecodeError, Decoder};
@@ -14,6 +17,7 @@ use crate::kiro::models::{self, ModelInfo, ModelSettings};
 use crate::kiro::request::{self, BuildOptions, KiroRequest};
 use crate::kiro::response::{AssemblerConfig, ResponseAssembler};
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Translation settings that come from the configuration.
@@ -37,6 +41,35 @@ pub struct PreparedRequest {
     /// The canonical conversation (system, messages) to store with the response, when the
     /// client asked for it to be stored (OpenAI Responses `store`).
     pub conversation: Option<(Vec<String>, Vec<Message>)>,
+}
+
+/// The key that pins a conversation to one account: what the client calls its session, else
+/// a hash of how the conversation began (its system prompt and first user turn), which stays
+/// the same on every later turn of that conversation.
+fn session_key(req: &ChatRequest) -> Option<String> {
+    if let Some(key) = req
+        .session
+        .session_key
+        .as_ref()
+        .or(req.session.conversation_id.as_ref())
+    {
+        return Some(key.clone());
+    }
+    let first_user = req.messages.iter().find(|m| m.role == Role::User)?;
+    let mut hasher = Sha256::new();
+    for s in &req.system {
+        hasher.update(s.as_bytes());
+        hasher.update([0]);
+    }
+    for block in &first_user.content {
+        if let Block::Text(t) = block {
+            hasher.update(t.as_bytes());
+            hasher.update([0]);
+        }
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("turns-{hex}"))
 }
 
 /// Puts a stored conversation in front of a request that continues it. System prompts the
@@ -95,7 +128,14 @@ pub fn prepare(
     }
     let model = models::resolve(&req.model, &settings.models)?;
     let mut options = BuildOptions::new(&model);
-    options.conversation_id = req.session.conversation_id.as_deref();
+    let session_key = session_key(&req);
+    // One conversation upstream per client session, so Kiro sees a stable conversationId
+    // (non-UUID keys are hashed into one by the builder).
+    options.conversation_id = req
+        .session
+        .conversation_id
+        .as_deref()
+        .or(session_key.as_deref());
     options.payload_budget = settings.payload_budget;
     options.max_image_bytes = settings.max_image_bytes;
     let kiro = request::build(&req, &options)?;
@@ -114,11 +154,7 @@ pub fn prepare(
         dialect,
         stream: req.stream,
         conversation,
-        session_key: req
-            .session
-            .session_key
-            .clone()
-            .or_else(|| req.session.conversation_id.clone()),
+        session_key,
         model,
         kiro,
         meta,

@@ -259,10 +259,7 @@ fn errors_use_the_openai_shape() {
         .contains("base64 data URL"));
     assert!(chat_log(&mock).is_empty(), "nothing reached Kiro");
 
-    mock_faults(
-        mock.addr,
-        &json!(["429", "429", "429", "429", "429", "429"]),
-    );
+    mock_faults(mock.addr, &json!(["429", "429"]));
     let resp = post(&gw, &ask("busy", true));
     assert_eq!(resp.status, 429, "{}", resp.text());
     assert_eq!(resp.json()["error"]["type"], "rate_limit_error");

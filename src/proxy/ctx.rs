@@ -2,7 +2,7 @@
 
 use super::attempts::AttemptPlan;
 use super::route::Route;
-use crate::accounts::{AccountId, UpstreamAuth};
+use crate::accounts::{AccountId, Permit, UpstreamAuth};
 use crate::chat::GatewayError;
 use crate::metrics;
 use crate::pipeline::{PreparedRequest, ResponseTranslator};
@@ -50,6 +50,8 @@ pub struct Ctx {
     pub plan: Option<AttemptPlan<AccountId>>,
     /// The account and credentials of the attempt in flight.
     pub current: Option<(AccountId, UpstreamAuth)>,
+    /// The pacing slot of the attempt in flight; released when replaced or dropped.
+    pub permit: Option<Permit>,
     /// The converted body of the attempt in flight (with this account's profileArn).
     pub upstream_body: Bytes,
     /// `upstream_response_filter` rejected an attempt and planned another.
@@ -73,6 +75,7 @@ impl Ctx {
             prepared: None,
             plan: None,
             current: None,
+            permit: None,
             upstream_body: Bytes::new(),
             retry_planned: false,
             response: ResponseMode::Pending,

@@ -4,6 +4,7 @@
 use super::attempts::Verdict;
 use super::ctx::ResponseMode;
 use super::{respond, Ctx, Gateway};
+use crate::accounts::Outcome as AccountOutcome;
 use crate::chat::{ErrorKind, GatewayError};
 use crate::metrics;
 use crate::pipeline::Outcome;
@@ -23,43 +24,55 @@ fn nothing_sent(session: &Session) -> bool {
 /// `upstream_response_filter`), and transport failures such as a first-byte timeout or a
 /// connection closed before the response head.
 pub fn error_while_proxy(
+    gw: &Gateway,
     peer: &HttpPeer,
     session: &mut Session,
     e: Box<Error>,
     ctx: &mut Ctx,
 ) -> Box<Error> {
     let mut e = e.more_context(format!("Peer: {peer}"));
-    let planned = std::mem::take(&mut ctx.retry_planned);
-    let retry = if !nothing_sent(session) || *e.esource() == ErrorSource::Downstream {
-        false
-    } else if planned {
-        true
-    } else {
-        let transport = matches!(
-            e.etype(),
-            ErrorType::ReadTimedout
-                | ErrorType::WriteTimedout
-                | ErrorType::ConnectionClosed
-                | ErrorType::ReadError
-                | ErrorType::WriteError
-                | ErrorType::H1Error
-                | ErrorType::InvalidHTTPHeader
-        );
-        transport
-            && ctx
-                .plan
-                .as_mut()
-                .is_some_and(|p| p.record_failure(Verdict::PreferNext))
+    if std::mem::take(&mut ctx.retry_planned) {
+        e.set_retry(nothing_sent(session));
+        return e;
+    }
+    let transport = match e.etype() {
+        ErrorType::ReadTimedout | ErrorType::WriteTimedout => Some("timeout"),
+        ErrorType::ConnectionClosed
+        | ErrorType::ReadError
+        | ErrorType::WriteError
+        | ErrorType::H1Error
+        | ErrorType::InvalidHTTPHeader => Some("network_error"),
+        _ => None,
+    };
+    let upstream_fault = *e.esource() != ErrorSource::Downstream;
+    let retry = match transport {
+        Some(outcome) if upstream_fault => {
+            metrics::UPSTREAM_ATTEMPTS
+                .with_label_values(&[outcome])
+                .inc();
+            if let Some((account, _)) = &ctx.current {
+                gw.accounts.report(*account, AccountOutcome::Network);
+            }
+            nothing_sent(session)
+                && ctx
+                    .plan
+                    .as_mut()
+                    .is_some_and(|p| p.record_failure(Verdict::PreferNext))
+        }
+        _ => false,
     };
     e.set_retry(retry);
     e
 }
 
 /// Connection failures never sent anything: retry per the plan.
-pub fn fail_to_connect(mut e: Box<Error>, ctx: &mut Ctx) -> Box<Error> {
+pub fn fail_to_connect(gw: &Gateway, mut e: Box<Error>, ctx: &mut Ctx) -> Box<Error> {
     metrics::UPSTREAM_ATTEMPTS
         .with_label_values(&["connect_error"])
         .inc();
+    if let Some((account, _)) = &ctx.current {
+        gw.accounts.report(*account, AccountOutcome::Network);
+    }
     let retry = ctx
         .plan
         .as_mut()
@@ -157,14 +170,17 @@ pub fn logging(gw: &Gateway, session: &mut Session, e: Option<&Error>, ctx: &mut
         ResponseMode::Translate(t) => t.outcome().cloned(),
         _ => None,
     };
-    if let Some((account, _)) = &ctx.current {
-        if e.is_none() && matches!(outcome, Some(Outcome::Finished { .. })) {
-            gw.accounts.report_success(*account);
-        }
-    }
-    if let (Some(prepared), ResponseMode::Translate(t)) = (ctx.prepared.as_ref(), &ctx.response) {
-        if let Some((id, stored)) = t.stored_document().and_then(|d| prepared.stored_response(d)) {
-            gw.responses.insert(id, stored);
+    if let (Some((account, _)), Some(Outcome::Finished { usage, .. })) = (&ctx.current, &outcome) {
+        if e.is_none() {
+            gw.accounts.report(
+                *account,
+                AccountOutcome::Success {
+                    credits: usage.credits,
+                },
+            );
+            if let Some(session) = ctx.prepared.as_ref().and_then(|p| p.session_key.as_deref()) {
+                gw.accounts.pin(session, *account);
+            }
         }
     }
     let dialect = ctx.route.dialect().name();

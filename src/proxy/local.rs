@@ -10,7 +10,7 @@ use serde_json::json;
 /// `GET /health`: process and pool state, with no secrets.
 pub fn health(gw: &Gateway) -> Vec<u8> {
     let accounts = gw.accounts.status();
-    let usable = gw.accounts.plan("").len();
+    let usable = gw.accounts.usable_count("");
     let body = json!({
         "status": if usable > 0 { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),

@@ -136,7 +136,7 @@ impl ProxyHttp for Gateway {
         end_of_stream: bool,
         ctx: &mut Ctx,
     ) -> Result<Option<Duration>> {
-        response::response_body_filter(body, end_of_stream, ctx);
+        response::response_body_filter(self, body, end_of_stream, ctx);
         Ok(None)
     }
 
@@ -148,7 +148,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
         _client_reused: bool,
     ) -> Box<Error> {
-        failure::error_while_proxy(peer, session, e, ctx)
+        failure::error_while_proxy(self, peer, session, e, ctx)
     }
 
     fn fail_to_connect(
@@ -158,7 +158,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
         e: Box<Error>,
     ) -> Box<Error> {
-        failure::fail_to_connect(e, ctx)
+        failure::fail_to_connect(self, e, ctx)
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {

@@ -46,16 +46,11 @@ pub async fn request_filter(gw: &Gateway, session: &mut Session, ctx: &mut Ctx) 
             };
             match pipeline::prepare(dialect, &body, &hints, &gw.translate, &gw.responses) {
                 Ok(prepared) => {
-                    let accounts = gw.accounts.plan(&prepared.model.kiro_id);
+                    let accounts = gw
+                        .accounts
+                        .plan_for(&prepared.model.kiro_id, prepared.session_key.as_deref());
                     if accounts.is_empty() {
-                        let err = GatewayError::new(
-                            ErrorKind::Unavailable,
-                            format!(
-                                "no Kiro account can serve {} right now (see GET /health)",
-                                prepared.model.kiro_id
-                            ),
-                        )
-                        .with_retry_after(30);
+                        let err = no_account_error(gw, &prepared.model.kiro_id);
                         respond::error(session, dialect, &err, &ctx.request_id).await?;
                         return Ok(true);
                     }
@@ -175,5 +170,31 @@ fn request_hints(session: &Session) -> RequestHints {
             .or_else(|| header("session_id"))
             .or_else(|| header("session-id"))
             .or_else(|| header("x-session-id")),
+    }
+}
+
+/// Why no account can take a request: all cooling down (429 with the wait), or none able to
+/// serve the model at all (503).
+fn no_account_error(gw: &Gateway, model: &str) -> GatewayError {
+    match gw.accounts.earliest_available() {
+        Some(wait) if !wait.is_zero() => GatewayError::new(
+            ErrorKind::RateLimited,
+            format!(
+                "every Kiro account is cooling down after upstream limits; retry in {} s",
+                wait.as_secs().max(1)
+            ),
+        )
+        .with_retry_after(wait.as_secs().max(1)),
+        Some(_) => GatewayError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "no Kiro account in the pool may serve {model} (see allowedModels and GET /health)"
+            ),
+        ),
+        None => GatewayError::new(
+            ErrorKind::Unavailable,
+            "every Kiro account is disabled (see GET /health for the reasons)",
+        )
+        .with_retry_after(60),
     }
 }

@@ -4,7 +4,8 @@
 use super::attempts::Verdict;
 use super::ctx::{GaugeGuard, ResponseMode};
 use super::{Ctx, Gateway};
-use crate::kiro::errors::{classify, RetryAction};
+use crate::accounts::{Advice, Outcome};
+use crate::kiro::errors::{classify, UpstreamError, UpstreamErrorClass};
 use crate::metrics;
 use bytes::Bytes;
 use pingora_error::{Error, ErrorType, Result};
@@ -15,15 +16,36 @@ use std::time::Instant;
 /// Upstream error bodies are short JSON; anything longer is cut for classification.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// What a failed attempt calls for, decided from the status alone: Pingora has not read the
-/// error body yet, and nothing may reach the client before we decide to retry.
-pub fn verdict_for_status(status: u16) -> Verdict {
-    match classify(status, b"").action() {
-        RetryAction::GiveUp => Verdict::GiveUp,
-        RetryAction::RetrySameAfter(_) => Verdict::RetrySame,
-        RetryAction::RefreshThenRetry => Verdict::RefreshThenRetry,
-        RetryAction::NextAccount => Verdict::PreferNext,
-        RetryAction::CoolDownAccount(_) | RetryAction::DisableAccount => Verdict::NextAccount,
+/// The pool's advice, as a step of the request's attempt plan.
+fn verdict(advice: Advice) -> Verdict {
+    match advice {
+        Advice::RetrySame => Verdict::RetrySame,
+        Advice::RefreshThenRetry => Verdict::RefreshThenRetry,
+        Advice::PreferNext => Verdict::PreferNext,
+        Advice::NextAccount => Verdict::NextAccount,
+        Advice::Stop => Verdict::GiveUp,
+    }
+}
+
+/// What a classified Kiro error says about the account that got it.
+pub fn account_outcome(error: &UpstreamError) -> Outcome {
+    match error.class {
+        UpstreamErrorClass::QuotaExhausted => Outcome::Quota,
+        UpstreamErrorClass::BearerInvalid => Outcome::Unauthorized,
+        UpstreamErrorClass::Suspended => Outcome::Suspended {
+            reason: error.message.clone(),
+        },
+        UpstreamErrorClass::SuspiciousActivity => Outcome::Suspicious,
+        UpstreamErrorClass::Throttled => Outcome::Throttled,
+        UpstreamErrorClass::Transient
+        | UpstreamErrorClass::EdgeTimeout
+        | UpstreamErrorClass::ProfileArnRequired
+        | UpstreamErrorClass::ModelUnsupported => Outcome::Transient,
+        UpstreamErrorClass::BadRequest
+        | UpstreamErrorClass::ContextTooLong
+        | UpstreamErrorClass::ToolSchemaInvalid
+        | UpstreamErrorClass::ToolResultMismatch
+        | UpstreamErrorClass::Other => Outcome::BadRequest,
     }
 }
 
@@ -42,20 +64,20 @@ pub fn upstream_response_filter(gw: &Gateway, resp: &ResponseHeader, ctx: &mut C
             .observe(now.duration_since(ctx.started).as_secs_f64());
         return Ok(());
     }
-    let verdict = verdict_for_status(status);
-    // Throttling and upstream hiccups say nothing about the account itself; only rejections
-    // of the account count against it.
-    if matches!(status, 401..=403) {
-        if let Some((account, _)) = &ctx.current {
-            gw.accounts
-                .report_failure(*account, &format!("Kiro answered HTTP {status}"));
-        }
-    }
+    // Pingora has not read the error body yet and nothing may reach the client before we
+    // decide, so intermediate attempts are judged by status; the final one by its body.
+    let outcome = Outcome::from_status(status);
+    let Some((account, _)) = ctx.current.as_ref() else {
+        return Ok(());
+    };
+    let account = *account;
+    let verdict = verdict(gw.accounts.advise(account, &outcome));
     let retry = ctx
         .plan
         .as_mut()
         .is_some_and(|plan| plan.record_failure(verdict));
     if retry {
+        gw.accounts.report(account, outcome);
         log::info!(
             "request {} attempt {}: Kiro answered {status}, retrying ({verdict:?})",
             ctx.request_id,
@@ -116,7 +138,12 @@ pub fn response_filter(
 
 /// Translates each upstream chunk; at the end, closes the client's stream or renders the
 /// collected upstream error.
-pub fn response_body_filter(body: &mut Option<Bytes>, end_of_stream: bool, ctx: &mut Ctx) {
+pub fn response_body_filter(
+    gw: &Gateway,
+    body: &mut Option<Bytes>,
+    end_of_stream: bool,
+    ctx: &mut Ctx,
+) {
     let dialect = ctx.route.dialect();
     match &mut ctx.response {
         ResponseMode::Translate(translator) => {
@@ -126,6 +153,16 @@ pub fn response_body_filter(body: &mut Option<Bytes>, end_of_stream: bool, ctx: 
             };
             if end_of_stream {
                 let tail = translator.finish();
+                // Stored before the last bytes go out, so a client that fetches the response
+                // (or continues it) right after reading it finds it.
+                if let Some(prepared) = ctx.prepared.as_ref() {
+                    if let Some((id, stored)) = translator
+                        .stored_document()
+                        .and_then(|d| prepared.stored_response(d))
+                    {
+                        gw.responses.insert(id, stored);
+                    }
+                }
                 out = if out.is_empty() {
                     tail
                 } else {
@@ -148,6 +185,9 @@ pub fn response_body_filter(body: &mut Option<Bytes>, end_of_stream: bool, ctx: 
             }
             *body = Some(if end_of_stream {
                 let upstream = classify(*status, collected);
+                if let Some((account, _)) = &ctx.current {
+                    gw.accounts.report(*account, account_outcome(&upstream));
+                }
                 log::warn!(
                     "request {}: Kiro error {} {:?}: {}",
                     ctx.request_id,

@@ -43,6 +43,24 @@ pub async fn upstream_peer(gw: &Gateway, _s: &mut Session, ctx: &mut Ctx) -> Res
         if !attempt.delay.is_zero() {
             tokio::time::sleep(attempt.delay).await;
         }
+        ctx.permit = None;
+        match gw.accounts.acquire(attempt.account).await {
+            Ok(permit) => ctx.permit = Some(permit),
+            Err(busy) => {
+                // Paced out: not the account's fault; try the next one.
+                ctx.error = Some(
+                    GatewayError::new(
+                        ErrorKind::RateLimited,
+                        "every Kiro account is at its configured pace; retry shortly",
+                    )
+                    .with_retry_after(busy.retry_after.as_secs().max(1)),
+                );
+                if let Some(plan) = ctx.plan.as_mut() {
+                    plan.record_failure(Verdict::NextAccount);
+                }
+                continue;
+            }
+        }
         let auth = if attempt.force_refresh {
             gw.accounts.force_refresh(attempt.account).await
         } else {
@@ -60,7 +78,6 @@ pub async fn upstream_peer(gw: &Gateway, _s: &mut Session, ctx: &mut Ctx) -> Res
             }
             Err(e) => {
                 log::warn!("account {} has no usable token: {e}", attempt.account);
-                gw.accounts.report_failure(attempt.account, &e.to_string());
                 ctx.error = Some(GatewayError::new(
                     ErrorKind::Unavailable,
                     format!("no Kiro account has a usable token (last: {e})"),

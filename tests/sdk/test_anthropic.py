@@ -125,7 +125,7 @@ def test_errors_are_typed(gateway_url, api_key, client, mock):
         client.messages.create(model=MODEL, max_tokens=5,
                                messages=[{"role": "user", "content": "hi"}])
     assert "Prompt is too long" in str(too_long.value)
-    mock.faults(["429"] * 3)
+    mock.faults(["429"] * 2)
     with pytest.raises(anthropic.RateLimitError):
         client.messages.create(model=MODEL, max_tokens=5,
                                messages=[{"role": "user", "content": "hi"}])

@@ -275,7 +275,7 @@ def test_malformed_request_is_bad_request():
 
 
 def test_upstream_throttling_is_rate_limit_error():
-    mock("POST", "/__mock/faults", ["429"] * 8)
+    mock("POST", "/__mock/faults", ["429"] * 2)
     with pytest.raises(openai.RateLimitError) as info:
         client().chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "busy"}])
     assert info.value.status_code == 429

@@ -207,7 +207,7 @@ def test_authentication_error():
 
 
 def test_rate_limit_error():
-    mock("POST", "/__mock/faults", ["429", "429", "429", "429"])
+    mock("POST", "/__mock/faults", ["429", "429"])
     with pytest.raises(openai.RateLimitError) as err:
         client().responses.create(model=MODEL, input="hi")
     assert err.value.status_code == 429
