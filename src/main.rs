@@ -62,6 +62,10 @@ fn main() {
 
     let accounts = Arc::new(accounts);
     metrics::init();
+    match metrics::AccountsCollector::new(accounts.clone()) {
+        Ok(collector) => metrics::register(Box::new(collector)),
+        Err(e) => log::warn!("per-account metrics are off: {e}"),
+    }
     let refresher = background_service(
         "token refresher",
         RefreshService::new(accounts.clone(), cfg.refresh_ahead),

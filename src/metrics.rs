@@ -4,11 +4,15 @@
 //! bounded: dialects and outcome classes are fixed sets, models are Kiro model ids (a short
 //! list) and accounts are the configured ones. No label ever carries a key or a token.
 
+use crate::accounts::Accounts;
 use once_cell::sync::Lazy;
+use pingora_prometheus::prometheus::core::{Collector, Desc};
+use pingora_prometheus::prometheus::proto::MetricFamily;
 use pingora_prometheus::prometheus::{
     self, register_histogram_vec, register_int_counter, register_int_counter_vec,
-    register_int_gauge, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    register_int_gauge, GaugeVec, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
 };
+use std::sync::Arc;
 
 /// Latency buckets from 5 ms to 10 min: LLM answers span that whole range.
 const SECONDS_BUCKETS: &[f64] = &[
@@ -111,8 +115,135 @@ pub static STREAMED_BYTES: Lazy<IntCounter> = Lazy::new(|| {
     )
 });
 
+pub static REFRESHES: Lazy<IntCounterVec> = Lazy::new(|| {
+    counter_vec(
+        "kiro_edge_token_refreshes_total",
+        "Token refresh calls by outcome (ok, failed, rejected: the login needs renewing).",
+        &["outcome"],
+    )
+});
+
+/// Per-account gauges, read from the pool at every scrape so they are never stale.
+pub struct AccountsCollector {
+    accounts: Arc<Accounts>,
+    state: GaugeVec,
+    token_expires: GaugeVec,
+    quota_left: GaugeVec,
+    in_flight: GaugeVec,
+    cooldown: GaugeVec,
+    requests: GaugeVec,
+}
+
+impl AccountsCollector {
+    pub fn new(accounts: Arc<Accounts>) -> Result<Self, prometheus::Error> {
+        let gauge =
+            |name: &str, help: &str, labels: &[&str]| GaugeVec::new(Opts::new(name, help), labels);
+        Ok(AccountsCollector {
+            accounts,
+            state: gauge(
+                "kiro_edge_account_state",
+                "1 for the state each account is in (active, cooling, exhausted, disabled).",
+                &["account", "state"],
+            )?,
+            token_expires: gauge(
+                "kiro_edge_account_token_expires_in_seconds",
+                "Seconds until the account's access token expires (negative: expired).",
+                &["account"],
+            )?,
+            quota_left: gauge(
+                "kiro_edge_account_quota_remaining_credits",
+                "Credits left in the account's current period, as last polled.",
+                &["account"],
+            )?,
+            in_flight: gauge(
+                "kiro_edge_account_in_flight_requests",
+                "Requests the account is serving now.",
+                &["account"],
+            )?,
+            cooldown: gauge(
+                "kiro_edge_account_cooldown_remaining_seconds",
+                "Seconds until a cooling or exhausted account returns (0 when active).",
+                &["account"],
+            )?,
+            requests: gauge(
+                "kiro_edge_account_requests",
+                "Requests the account served, by result (success, failure), since start.",
+                &["account", "result"],
+            )?,
+        })
+    }
+}
+
+impl Collector for AccountsCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        [
+            &self.state,
+            &self.token_expires,
+            &self.quota_left,
+            &self.in_flight,
+            &self.cooldown,
+            &self.requests,
+        ]
+        .into_iter()
+        .flat_map(|g| g.desc())
+        .collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        for g in [
+            &self.state,
+            &self.token_expires,
+            &self.quota_left,
+            &self.in_flight,
+            &self.cooldown,
+            &self.requests,
+        ] {
+            g.reset();
+        }
+        for a in self.accounts.status() {
+            let name = a.name.as_str();
+            for state in ["active", "cooling", "exhausted", "disabled"] {
+                let on = if a.state == state { 1.0 } else { 0.0 };
+                self.state.with_label_values(&[name, state]).set(on);
+            }
+            if let Some(secs) = a.token_expires_in_secs {
+                self.token_expires
+                    .with_label_values(&[name])
+                    .set(secs as f64);
+            }
+            if let Some(q) = &a.quota {
+                self.quota_left.with_label_values(&[name]).set(q.left);
+            }
+            self.in_flight
+                .with_label_values(&[name])
+                .set(f64::from(a.in_flight));
+            self.cooldown
+                .with_label_values(&[name])
+                .set(a.cooldown_secs_left.unwrap_or(0) as f64);
+            self.requests
+                .with_label_values(&[name, "success"])
+                .set(a.successes as f64);
+            self.requests
+                .with_label_values(&[name, "failure"])
+                .set(a.failures as f64);
+        }
+        [
+            &self.state,
+            &self.token_expires,
+            &self.quota_left,
+            &self.in_flight,
+            &self.cooldown,
+            &self.requests,
+        ]
+        .into_iter()
+        .flat_map(|g| g.collect())
+        .collect()
+    }
+}
+
 /// Forces registration, so every family shows up in the first scrape.
 pub fn init() {
+    Lazy::force(&REFRESHES);
     Lazy::force(&REQUESTS);
     Lazy::force(&UPSTREAM_ATTEMPTS);
     Lazy::force(&RETRIES);

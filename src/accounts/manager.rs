@@ -642,16 +642,19 @@ impl Accounts {
         };
         match result {
             Ok(()) => {
+                crate::metrics::REFRESHES.with_label_values(&["ok"]).inc();
                 log::info!("refreshed the token of {}", account.name);
                 self.persist_store(account.store).await;
                 self.current_auth(account, Duration::ZERO)
             }
             Err(e) if e.is_permanent() => {
+                crate::metrics::REFRESHES.with_label_values(&["rejected"]).inc();
                 self.pool
                     .disable(account.id, DisableReason::LoginRejected(e.to_string()));
                 Err(e)
             }
             Err(e) => {
+                crate::metrics::REFRESHES.with_label_values(&["failed"]).inc();
                 self.pool.report_failure(account.id, &e.to_string());
                 log::warn!("token refresh for {} failed: {e}", account.name);
                 match mode {
