@@ -554,6 +554,17 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_configurations_are_valid() {
+        let c = GatewayConfig::from_yaml(include_str!("../conf/kiro-edge.yaml"), None).unwrap();
+        assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.pool.strategy, Strategy::Priority);
+        // The container listens on all interfaces, so it needs keys from the environment.
+        let docker = include_str!("../conf/docker.yaml");
+        assert!(GatewayConfig::from_yaml(docker, None).is_err());
+        assert!(GatewayConfig::from_yaml(docker, Some("k")).is_ok());
+    }
+
+    #[test]
     fn metrics_get_their_own_listener() {
         let c = GatewayConfig::from_yaml("kiro_edge:\n  metrics_listen: 127.0.0.1:9464\n", None)
             .unwrap();
