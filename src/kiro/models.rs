@@ -272,6 +272,34 @@ pub fn catalog() -> Vec<ModelCard> {
     cards
 }
 
+/// The model list for what the pool can serve: the catalog entries whose Kiro model some
+/// account reported in `ListAvailableModels`, plus the reported models the catalog does not
+/// name (under their Kiro id). With nothing reported yet, the whole catalog.
+pub fn catalog_for(available: &[String]) -> Vec<ModelCard> {
+    if available.is_empty() {
+        return catalog();
+    }
+    let mut cards: Vec<ModelCard> = catalog()
+        .into_iter()
+        .filter(|card| normalize(&card.id).is_some_and(|kiro| available.contains(&kiro)))
+        .collect();
+    for kiro_id in available {
+        let named = cards
+            .iter()
+            .any(|card| normalize(&card.id).as_deref() == Some(kiro_id.as_str()));
+        if !named {
+            cards.push(ModelCard {
+                id: kiro_id.clone(),
+                display_name: kiro_id.clone(),
+                created: 0,
+                context_window: context_window(kiro_id),
+                max_output_tokens: DEFAULT_MAX_OUTPUT_TOKENS,
+            });
+        }
+    }
+    cards
+}
+
 fn truncate_for_message(name: &str) -> &str {
     match name.char_indices().nth(80) {
         Some((end, _)) => &name[..end],
@@ -408,5 +436,16 @@ mod tests {
             assert_eq!(info.context_window, card.context_window, "{}", card.id);
             assert_eq!(info.force_thinking, card.id.ends_with("-thinking"));
         }
+    }
+
+    #[test]
+    fn the_model_list_follows_what_the_pool_serves() {
+        assert_eq!(catalog_for(&[]), catalog());
+        let cards = catalog_for(&["claude-sonnet-4.5".to_string(), "deepseek-3.2".to_string()]);
+        let ids: Vec<&str> = cards.iter().map(|c| c.id.as_str()).collect();
+        assert!(ids.contains(&"claude-sonnet-4-5-20250929"), "{ids:?}");
+        assert!(ids.contains(&"claude-sonnet-4-5-20250929-thinking"), "{ids:?}");
+        assert!(ids.contains(&"deepseek-3.2"), "{ids:?}");
+        assert!(!ids.iter().any(|id| id.contains("opus")), "{ids:?}");
     }
 }

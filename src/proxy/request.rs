@@ -76,7 +76,8 @@ pub async fn request_filter(gw: &Gateway, session: &mut Session, ctx: &mut Ctx) 
             Ok(true)
         }
         Route::Models(dialect) => {
-            let body = dialect.models_body(&crate::kiro::models::catalog());
+            let available = gw.accounts.available_models();
+            let body = dialect.models_body(&crate::kiro::models::catalog_for(&available));
             respond::send(session, 200, "application/json", body, &[]).await?;
             Ok(true)
         }
