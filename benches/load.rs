@@ -16,6 +16,7 @@ mod body;
 
 use kiro_edge::dialect::{Dialect, RequestHints};
 use kiro_edge::kiro::request::{self, with_profile_arn};
+use kiro_edge::dialect::openai_responses::store::ResponseStore;
 use kiro_edge::pipeline::{self, TranslateSettings};
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream as StdTcpStream};
@@ -381,6 +382,18 @@ enum Failure {
     Incomplete,
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Connect => f.write_str("connect"),
+            Failure::Status(s) => write!(f, "status {s}"),
+            Failure::Io => f.write_str("io"),
+            Failure::Timeout => f.write_str("timeout"),
+            Failure::Incomplete => f.write_str("incomplete"),
+        }
+    }
+}
+
 struct Conn {
     reader: BufReader<TcpStream>,
     reusable: bool,
@@ -618,7 +631,7 @@ fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
 fn error_kinds(failures: &[Failure]) -> String {
     let mut counts: Vec<(String, usize)> = Vec::new();
     for f in failures {
-        let k = format!("{f:?}");
+        let k = f.to_string();
         match counts.iter_mut().find(|(name, _)| *name == k) {
             Some((_, n)) => *n += 1,
             None => counts.push((k, 1)),
@@ -875,6 +888,7 @@ fn main() {
         &client_body,
         &RequestHints::default(),
         &settings,
+        &ResponseStore::new(1, Duration::from_secs(1)),
     )
     .expect("the bench body converts");
     let kiro_body = with_profile_arn(&prepared.kiro.body, Some(PROFILE_ARN));

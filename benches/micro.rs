@@ -16,6 +16,7 @@ use kiro_edge::kiro::models::{self, ModelSettings};
 use kiro_edge::kiro::request::{self, with_profile_arn, BuildOptions};
 use kiro_edge::kiro::thinking::{Segment, ThinkingSplitter};
 use kiro_edge::kiro::{events, response};
+use kiro_edge::dialect::openai_responses::store::ResponseStore;
 use kiro_edge::pipeline::{self, TranslateSettings};
 use std::time::Duration;
 
@@ -138,11 +139,12 @@ fn bench_request(c: &mut Criterion) {
         ..TranslateSettings::default()
     };
     let hints = RequestHints::default();
+    let store = ResponseStore::new(16, Duration::from_secs(60));
     for (name, size) in [("20KB", 20_000), ("88KB", 88_000), ("600KB", 600_000)] {
         let body = serde_json::to_vec(&body::claude_code_body(size, "")).expect("json");
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(format!("prepare/{name}"), |b| {
-            b.iter(|| pipeline::prepare(Dialect::Anthropic, black_box(&body), &hints, &settings))
+            b.iter(|| pipeline::prepare(Dialect::Anthropic, black_box(&body), &hints, &settings, &store))
         });
         group.bench_function(format!("parse/{name}"), |b| {
             b.iter(|| Dialect::Anthropic.parse_request(black_box(&body), &hints))
@@ -270,6 +272,7 @@ fn bench_translator(c: &mut Criterion) {
         max_image_bytes: request::DEFAULT_MAX_IMAGE_BYTES,
         ..TranslateSettings::default()
     };
+    let store = ResponseStore::new(16, Duration::from_secs(60));
     let model = "claude-sonnet-4-5";
     let answer = kiro_answer(50);
     // Each frame in its own chunk, as the mock writes them; TCP may merge them, never worse.
@@ -284,7 +287,7 @@ fn bench_translator(c: &mut Criterion) {
     }
     for dialect in DIALECTS {
         let (body, hints) = minimal_request(dialect, model);
-        let prepared = pipeline::prepare(dialect, &body, &hints, &settings)
+        let prepared = pipeline::prepare(dialect, &body, &hints, &settings, &store)
             .unwrap_or_else(|e| panic!("{}: {e:?}", dialect.name()));
         group.throughput(Throughput::Bytes(answer.len() as u64));
         group.bench_function(format!("answer_50/{}", dialect.name()), |b| {

@@ -36,6 +36,8 @@ kiro_edge:
     chat: http://127.0.0.1:8790/generateAssistantResponse
     social_refresh: http://127.0.0.1:8790/refreshToken
     idc_token: http://127.0.0.1:8790/token
+    usage: http://127.0.0.1:8790/getUsageLimits
+    models: http://127.0.0.1:8790/ListAvailableModels
 YAML
 echo "kiro-edge on http://127.0.0.1:8080 (API key: demo-key) in front of kiro-mock; Ctrl-C stops both" >&2
 ./target/release/kiro-edge -c "$demo/kiro-edge.yaml"

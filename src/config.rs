@@ -5,6 +5,7 @@
 //! file format ([`FileConfig`]) is kept apart from the validated internal form
 //! ([`GatewayConfig`]) the rest of the code uses, so the file can evolve without touching it.
 
+use crate::accounts::credentials::Credential;
 use crate::accounts::{PoolSettings, Strategy};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -64,6 +65,8 @@ pub struct FileConfig {
     pub refresh: Option<FileRefresh>,
     pub responses: Option<FileResponses>,
     pub pool: Option<FilePool>,
+    /// Accounts, in the credentials-file schema (camelCase keys).
+    pub accounts: Option<Vec<Credential>>,
 }
 
 /// The `pool:` section; durations in seconds or milliseconds as the key says.
@@ -254,6 +257,9 @@ pub struct GatewayConfig {
     pub responses_max_age: Duration,
     /// Strategy, stickiness, cool-downs, pacing and quota polling of the account pool.
     pub pool: PoolSettings,
+    /// Accounts declared here: policy overrides for accounts of the credentials file (matched by
+    /// `id` or `name`), or accounts of their own.
+    pub accounts: Vec<Credential>,
 }
 
 /// The Kiro model that serves model names Kiro does not know, unless configured otherwise.
@@ -374,6 +380,15 @@ impl GatewayConfig {
             .unwrap_or_else(|| DEFAULT_MODELS_URL.to_string());
         UpstreamUrl::parse(&models_url, &region).map_err(|why| bad("endpoints.models", why))?;
         let pool = pool_settings(f.pool.unwrap_or_default()).map_err(|(key, why)| bad(key, why))?;
+        let accounts = f.accounts.unwrap_or_default();
+        for (i, a) in accounts.iter().enumerate() {
+            if a.label().is_none() {
+                return Err(bad(
+                    &format!("accounts[{i}]"),
+                    "needs an `id` or a `name`".into(),
+                ));
+            }
+        }
 
         let upstream = f.upstream.unwrap_or_default();
         let retry = f.retry.unwrap_or_default();
@@ -445,6 +460,7 @@ impl GatewayConfig {
             responses_max_stored: responses.max_stored.unwrap_or(10_000),
             responses_max_age: Duration::from_secs(responses.max_age_secs.unwrap_or(6 * 3600)),
             pool,
+            accounts,
         })
     }
 }
@@ -562,6 +578,21 @@ mod tests {
         let docker = include_str!("../conf/docker.yaml");
         assert!(GatewayConfig::from_yaml(docker, None).is_err());
         assert!(GatewayConfig::from_yaml(docker, Some("k")).is_ok());
+    }
+
+    #[test]
+    fn accounts_can_be_declared_in_the_config() {
+        let c = GatewayConfig::from_yaml(
+            "kiro_edge:\n  accounts:\n    - id: work\n      priority: 5\n      allowedModels: [claude-sonnet-*]\n    - name: key\n      authMethod: api_key\n      kiroApiKey: ksk_x\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.accounts.len(), 2);
+        assert_eq!(c.accounts[0].priority, Some(5));
+        assert_eq!(c.accounts[1].kiro_api_key.as_deref(), Some("ksk_x"));
+        let e = GatewayConfig::from_yaml("kiro_edge:\n  accounts:\n    - priority: 1\n", None)
+            .unwrap_err();
+        assert_eq!(e.key, "kiro_edge.accounts[0]");
     }
 
     #[test]

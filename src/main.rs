@@ -112,6 +112,7 @@ fn account_settings(cfg: &GatewayConfig) -> AccountSettings {
         usage_url: cfg.usage_url.clone(),
         models_url: cfg.models_url.clone(),
         pool: cfg.pool.clone(),
+        configured: cfg.accounts.clone(),
         ..AccountSettings::default()
     }
 }

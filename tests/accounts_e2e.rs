@@ -123,3 +123,49 @@ fn an_invalid_refresh_token_is_reported_not_retried_forever() {
     let text = health.to_string();
     assert!(!text.contains("mock-rt-"), "no secrets: {text}");
 }
+
+#[test]
+fn the_credentials_file_survives_kill_9_during_refresh_writebacks() {
+    // 40 expired accounts: the background service refreshes them one after another at start,
+    // writing the file back after each; the gateway is killed at moments spread over that.
+    let mock = start_mock(&["--rotate"]);
+    let creds: Vec<Value> = (0..40)
+        .map(|i| social_credential(&format!("k{i}"), 60))
+        .collect();
+    let gw = start_gateway(&mock, &Value::Array(creds), "");
+    let conf = gw.dir.path().join("kiro-edge.yaml");
+    let path = gw.credentials_path();
+    let mut proc = gw.proc;
+    for round in 0..6u64 {
+        std::thread::sleep(Duration::from_millis(150 + round * 370));
+        let _ = proc.child.kill(); // SIGKILL
+        let _ = proc.child.wait();
+        let file: Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| {
+                panic!("round {round}: the file is not valid JSON after kill -9: {e}")
+            });
+        let entries = file.as_array().expect("still an array");
+        assert_eq!(entries.len(), 40, "round {round}: no entry lost");
+        assert!(entries.iter().all(|e| e["refreshToken"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("mock-rt-"))));
+        // The same file loads again.
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_kiro-edge"))
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        proc = Proc {
+            child,
+            addr: proc.addr,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(proc.addr).is_err() {
+            assert!(Instant::now() < deadline, "round {round}: restart failed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    assert!(refreshes(&mock) > 0);
+}

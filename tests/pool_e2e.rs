@@ -519,3 +519,43 @@ fn quota_and_models_are_polled_and_shown() {
     );
     assert!(models.text().contains("claude-opus"), "{}", models.text());
 }
+
+#[test]
+fn accounts_declared_in_the_config_override_and_add() {
+    let mock = mock_for(&["a", "b"], &["--fast"]);
+    // The config demotes `a` (priority 5) and adds an API-key account of its own, first in line.
+    let extra = format!(
+        "{}  accounts:\n    - id: a\n      priority: 5\n    - name: key\n      authMethod: api_key\n      kiroApiKey: ksk_config\n      priority: -1\n",
+        pool_yaml(&[])
+    );
+    let gw = start_gateway(&mock, &json!([account("a"), account("b")]), &extra);
+    run(&gw, 3);
+    assert_eq!(
+        served(&mock),
+        vec!["ksk_config".to_string(); 3],
+        "the config account comes first"
+    );
+    let names: Vec<String> = http(gw.proc.addr, "GET", "/health", &[], b"").json()["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["key", "b", "a"],
+        "listed in priority order: `a` was demoted"
+    );
+    // An API key never needs a profileArn, and its secret never shows.
+    let health = http(gw.proc.addr, "GET", "/health", &[], b"").text();
+    assert!(!health.contains("ksk_config"));
+    // The demoted account now comes after `b`.
+    mock_faults(
+        mock.addr,
+        &json!({"bearer": "ksk_config", "faults": ["402"]}),
+    );
+    clear_log(&mock);
+    assert_eq!(send(&gw, "quota gone").status, 200);
+    let bearers: Vec<String> = attempts(&mock).into_iter().map(|(b, _)| b).collect();
+    assert_eq!(bearers, vec!["ksk_config".to_string(), bearer("b")]);
+}

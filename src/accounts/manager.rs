@@ -68,6 +68,12 @@ pub struct AccountSettings {
     pub models_url: String,
     /// Strategy, stickiness, cool-downs, pacing and quota polling.
     pub pool: PoolSettings,
+    /// Accounts declared in the gateway's configuration (the credentials-file schema). One
+    /// whose `id` or `name` matches a loaded account overrides that account's policy fields
+    /// (name, disabled, priority, weight, regions, allowedModels, pacing); one that matches
+    /// none and carries a token is an account of its own, whose refreshed tokens live in
+    /// memory only.
+    pub configured: Vec<Credential>,
 }
 
 impl Default for AccountSettings {
@@ -86,6 +92,7 @@ impl Default for AccountSettings {
             usage_url: "https://q.{region}.amazonaws.com/getUsageLimits".into(),
             models_url: "https://q.{region}.amazonaws.com/ListAvailableModels".into(),
             pool: PoolSettings::default(),
+            configured: Vec::new(),
         }
     }
 }
@@ -241,6 +248,7 @@ impl Accounts {
     ) -> Result<Accounts, AccountsError> {
         let mut builder = Builder::default();
         let mut looked_in = Vec::new();
+        let mut used_overrides = vec![false; settings.configured.len()];
         if let Some(path) = &settings.credentials_file {
             let file = load_file(path)?;
             let stem = path
@@ -251,7 +259,10 @@ impl Accounts {
                 .entries
                 .into_iter()
                 .enumerate()
-                .map(|(i, c)| (c.label().unwrap_or_else(|| format!("{stem}#{i}")), c))
+                .map(|(i, c)| {
+                    let c = apply_overrides(c, &settings.configured, &mut used_overrides);
+                    (c.label().unwrap_or_else(|| format!("{stem}#{i}")), c)
+                })
                 .collect();
             builder.add_store(&settings, path.clone(), file.form, true, entries, 0);
             looked_in.push(path.clone());
@@ -266,8 +277,12 @@ impl Accounts {
                         );
                         continue;
                     }
-                    let name = found
-                        .credential
+                    let credential = apply_overrides(
+                        found.credential,
+                        &settings.configured,
+                        &mut used_overrides,
+                    );
+                    let name = credential
                         .label()
                         .unwrap_or_else(|| found.source.to_string());
                     // Local logins go after configured accounts.
@@ -276,12 +291,29 @@ impl Accounts {
                         found.path,
                         found.form,
                         false,
-                        vec![(name, found.credential)],
+                        vec![(name, credential)],
                         i64::MAX / 2,
                     );
                 }
                 looked_in.push(home.join(KIRO_IDE_TOKEN_FILE));
             }
+        }
+        // Configured entries that matched nothing are accounts of their own.
+        let own: Vec<(String, Credential)> = settings
+            .configured
+            .iter()
+            .zip(&used_overrides)
+            .filter(|(_, used)| !**used)
+            .enumerate()
+            .map(|(i, (c, _))| {
+                (
+                    c.label().unwrap_or_else(|| format!("config#{i}")),
+                    c.clone(),
+                )
+            })
+            .collect();
+        if !own.is_empty() {
+            builder.add_accounts(&settings, own, 0, NO_STORE);
         }
         if builder.accounts.is_empty() {
             return Err(AccountsError::NoAccounts { looked_in });
@@ -648,13 +680,17 @@ impl Accounts {
                 self.current_auth(account, Duration::ZERO)
             }
             Err(e) if e.is_permanent() => {
-                crate::metrics::REFRESHES.with_label_values(&["rejected"]).inc();
+                crate::metrics::REFRESHES
+                    .with_label_values(&["rejected"])
+                    .inc();
                 self.pool
                     .disable(account.id, DisableReason::LoginRejected(e.to_string()));
                 Err(e)
             }
             Err(e) => {
-                crate::metrics::REFRESHES.with_label_values(&["failed"]).inc();
+                crate::metrics::REFRESHES
+                    .with_label_values(&["failed"])
+                    .inc();
                 self.pool.report_failure(account.id, &e.to_string());
                 log::warn!("token refresh for {} failed: {e}", account.name);
                 match mode {
@@ -897,6 +933,23 @@ impl Builder {
         base_priority: i64,
     ) {
         let store_index = self.stores.len();
+        let members = self.add_accounts(settings, entries, base_priority, store_index);
+        self.stores.push(Arc::new(StoreBinding {
+            store: Arc::new(CredentialStore::new(path, form, add_machine_id)),
+            members,
+            dirty: AtomicBool::new(false),
+        }));
+    }
+
+    /// Registers accounts whose tokens are written back to store `store_index` (or nowhere,
+    /// with [`NO_STORE`]).
+    fn add_accounts(
+        &mut self,
+        settings: &AccountSettings,
+        entries: Vec<(String, Credential)>,
+        base_priority: i64,
+        store_index: usize,
+    ) -> Vec<AccountId> {
         let mut members = Vec::with_capacity(entries.len());
         for (name, credential) in entries {
             let id = AccountId(self.accounts.len() as u32);
@@ -906,7 +959,7 @@ impl Builder {
             };
             let disabled = match problem {
                 Some(why) => {
-                    log::warn!("account {name} in {} is unusable: {why}", path.display());
+                    log::warn!("account {name} is unusable: {why}");
                     Some(DisableReason::InvalidCredential(why))
                 }
                 None if credential.disabled == Some(true) => Some(DisableReason::Configured),
@@ -962,12 +1015,58 @@ impl Builder {
             }));
             members.push(id);
         }
-        self.stores.push(Arc::new(StoreBinding {
-            store: Arc::new(CredentialStore::new(path, form, add_machine_id)),
-            members,
-            dirty: AtomicBool::new(false),
-        }));
+        members
     }
+}
+
+/// The store index of accounts declared in the configuration: nothing to write back to.
+const NO_STORE: usize = usize::MAX;
+
+/// `credential` with the policy fields of the configured entry naming it (by `id` or `name`),
+/// if any; marks that entry used.
+fn apply_overrides(
+    mut credential: Credential,
+    configured: &[Credential],
+    used: &mut [bool],
+) -> Credential {
+    let key = |c: &Credential| -> Vec<String> {
+        let mut keys = Vec::new();
+        match &c.id {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => keys.push(s.clone()),
+            Some(serde_json::Value::Number(n)) => keys.push(n.to_string()),
+            _ => {}
+        }
+        if let Some(n) = c.name.as_deref().filter(|n| !n.is_empty()) {
+            keys.push(n.to_string());
+        }
+        keys
+    };
+    let mine = key(&credential);
+    let Some(index) = configured
+        .iter()
+        .position(|c| key(c).iter().any(|k| mine.contains(k)))
+    else {
+        return credential;
+    };
+    used[index] = true;
+    let o = &configured[index];
+    macro_rules! take {
+        ($($field:ident),*) => { $( if o.$field.is_some() { credential.$field = o.$field.clone(); } )* };
+    }
+    take!(
+        name,
+        disabled,
+        priority,
+        weight,
+        region,
+        auth_region,
+        api_region,
+        allowed_models,
+        max_concurrent,
+        min_interval_ms,
+        rpm
+    );
+    credential
 }
 
 /// Whether a record has what its method needs.
