@@ -46,6 +46,8 @@ USAGE: cargo bench --bench load -- [OPTIONS]
   --perf FILE        record `perf record -g` of the gateway during its load into FILE
   --warmup W         requests sent through the gateway before measuring (default 20)
   --gw-log LEVEL     gateway RUST_LOG (default info, the shipped default)
+  --wrap CMD         start the gateway under CMD (e.g. 'strace -f -o trace' or heaptrack);
+                     its CPU and memory figures are then those of CMD
 
 Binaries: target/release/kiro-edge and target/release/kiro-mock (cargo build --release --bins).
 ";
@@ -70,6 +72,7 @@ struct Args {
     perf: Option<PathBuf>,
     warmup: usize,
     gw_log: String,
+    wrap: Vec<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -86,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
         perf: None,
         warmup: 20,
         gw_log: "info".into(),
+        wrap: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -106,6 +110,7 @@ fn parse_args() -> Result<Args, String> {
             "--perf" => a.perf = Some(PathBuf::from(value()?)),
             "--warmup" => a.warmup = num(&flag, value()?)?,
             "--gw-log" => a.gw_log = value()?,
+            "--wrap" => a.wrap = value()?.split_whitespace().map(String::from).collect(),
             // `cargo bench` passes `--bench` to every bench binary.
             "--bench" => {}
             "-h" | "--help" => {
@@ -190,16 +195,18 @@ fn release_binary(name: &str) -> PathBuf {
     path
 }
 
-/// `cmd` prefixed with `taskset -c CORES` when pinned.
-fn command(binary: &Path, cores: Option<&str>) -> Command {
-    match cores {
-        Some(cores) => {
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg(cores).arg(binary);
-            c
-        }
-        None => Command::new(binary),
+/// `binary` under `taskset -c CORES` when pinned, and under `wrap` (a command and its
+/// arguments) if any.
+fn command(binary: &Path, cores: Option<&str>, wrap: &[String]) -> Command {
+    let mut argv: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(cores) = cores {
+        argv.extend(["taskset".into(), "-c".into(), cores.into()]);
     }
+    argv.extend(wrap.iter().map(Into::into));
+    argv.push(binary.into());
+    let mut c = Command::new(&argv[0]);
+    c.args(&argv[1..]);
+    c
 }
 
 /// Pins every thread of this process (the load generator) to `cores`.
@@ -217,7 +224,7 @@ fn pin_self(cores: &str) {
 
 fn start_mock(bin: &Path, cores: Option<&str>) -> Proc {
     let addr = free_addr();
-    let mut child = command(bin, cores)
+    let mut child = command(bin, cores, &[])
         .args(["--listen", &addr.to_string(), "--fast", "--accept-token", MOCK_TOKEN])
         .args(["--log-requests", "50"])
         .stdout(Stdio::null())
@@ -283,7 +290,7 @@ fn start_gateway(bin: &Path, mock: &Proc, dir: &Path, args: &Args, cores: Option
     let conf_path = dir.join("kiro-edge.yaml");
     std::fs::write(&conf_path, conf).expect("write config");
     let log = std::fs::File::create(dir.join("gateway.log")).expect("gateway log");
-    let mut child = command(bin, cores)
+    let mut child = command(bin, cores, &args.wrap)
         .arg("-c")
         .arg(&conf_path)
         .env("RUST_LOG", &args.gw_log)

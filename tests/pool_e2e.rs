@@ -432,9 +432,12 @@ fn min_interval_spaces_a_burst() {
         .collect();
     times.sort_unstable();
     assert_eq!(times.len(), 5);
+    // Pacing spaces the starts at the gateway; where the mock sees them adds a little jitter
+    // on a loaded machine, so allow some per gap but none over the whole burst.
     for w in times.windows(2) {
-        assert!(w[1] - w[0] >= 280, "starts too close: {times:?}");
+        assert!(w[1] - w[0] >= 240, "starts too close: {times:?}");
     }
+    assert!(times[4] - times[0] >= 4 * 300 - 40, "burst too short: {times:?}");
 }
 
 #[test]

@@ -243,12 +243,30 @@ mod tests {
     #[test]
     fn converters_name_what_they_got() {
         let cases: [(Result<()>, &str); 6] = [
-            (string(json!(1), &ROOT.key("s")).map(drop), "s: expected a string, got a number"),
-            (boolean(json!("y"), &ROOT.key("b")).map(drop), "b: expected a boolean, got a string"),
-            (unsigned(json!(-1), &ROOT.key("u")).map(drop), "u: expected a non-negative integer, got a number"),
-            (number(json!(null), &ROOT.key("n")).map(drop), "n: expected a number, got null"),
-            (array(json!({}), &ROOT.key("a")).map(drop), "a: expected an array, got an object"),
-            (object(json!([]), &ROOT.key("o")).map(drop), "o: expected an object, got an array"),
+            (
+                string(json!(1), &ROOT.key("s")).map(drop),
+                "s: expected a string, got a number",
+            ),
+            (
+                boolean(json!("y"), &ROOT.key("b")).map(drop),
+                "b: expected a boolean, got a string",
+            ),
+            (
+                unsigned(json!(-1), &ROOT.key("u")).map(drop),
+                "u: expected a non-negative integer, got a number",
+            ),
+            (
+                number(json!(null), &ROOT.key("n")).map(drop),
+                "n: expected a number, got null",
+            ),
+            (
+                array(json!({}), &ROOT.key("a")).map(drop),
+                "a: expected an array, got an object",
+            ),
+            (
+                object(json!([]), &ROOT.key("o")).map(drop),
+                "o: expected an object, got an array",
+            ),
         ];
         for (result, message) in cases {
             assert_eq!(result.unwrap_err().message, message);
@@ -261,7 +279,9 @@ mod tests {
         assert_eq!(convert(None, &at, "k", string).unwrap(), None);
         assert_eq!(convert(Some(Value::Null), &at, "k", string).unwrap(), None);
         assert_eq!(
-            convert(Some(json!(2)), &at, "k", string).unwrap_err().message,
+            convert(Some(json!(2)), &at, "k", string)
+                .unwrap_err()
+                .message,
             "part.k: expected a string, got a number"
         );
     }

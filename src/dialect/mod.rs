@@ -2,10 +2,14 @@
 //! canonical [`StreamEvent`]s back in its own wire format (SSE or JSON). Pure: no I/O.
 
 pub mod anthropic;
+pub(crate) mod fields;
 pub mod gemini;
 pub mod json;
 pub mod openai_chat;
 pub mod openai_responses;
+#[cfg(test)]
+pub(crate) mod testing;
+pub(crate) mod transcript;
 
 use crate::chat::{ChatRequest, GatewayError, ModelCard, ResponseMeta, StreamEvent};
 

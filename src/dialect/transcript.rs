@@ -35,10 +35,10 @@ impl ToolCall {
 
     /// The arguments as the JSON text of an object: the fragments as sent when they form one,
     /// else `{}` (see [`arguments_object`]).
-    pub(crate) fn into_arguments_json(self) -> String {
+    pub(crate) fn arguments_json(&self) -> &str {
         match parse_arguments(&self.id, &self.arguments) {
-            Some(_) => self.arguments,
-            None => "{}".to_owned(),
+            Some(_) => &self.arguments,
+            None => "{}",
         }
     }
 }
@@ -169,11 +169,6 @@ impl Transcript {
         }
     }
 
-    /// The parts so far, in order.
-    pub(crate) fn parts(&self) -> &[Part] {
-        &self.parts
-    }
-
     /// Moves the parts out (to render them without copies), leaving none.
     pub(crate) fn take_parts(&mut self) -> Vec<Part> {
         std::mem::take(&mut self.parts)
@@ -256,7 +251,7 @@ mod tests {
         );
         assert!(outcomes.iter().all(Option::is_none));
         assert_eq!(
-            t.parts(),
+            t.take_parts(),
             [
                 Part::Thinking("Let me see.".into()),
                 Part::Text("I'll run it.".into()),
@@ -276,8 +271,7 @@ mod tests {
         // The end is final.
         assert_eq!(t.push(&text("late")), None);
         assert_eq!(t.push(&finish()), None);
-        assert_eq!(t.take_parts().len(), 6);
-        assert!(t.parts().is_empty());
+        assert!(t.take_parts().is_empty());
     }
 
     #[test]
@@ -298,7 +292,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            t.parts(),
+            t.take_parts(),
             [
                 call("t1", "{}"),
                 call("t2", "{\"x\":"),
@@ -310,9 +304,12 @@ mod tests {
     #[test]
     fn hidden_thinking_leaves_text_whole() {
         let mut t = Transcript::without_thinking();
-        feed(&mut t, &[text("a"), thinking("secret"), text("b"), start("t")]);
+        feed(
+            &mut t,
+            &[text("a"), thinking("secret"), text("b"), start("t")],
+        );
         feed(&mut t, &[thinking("ends the call"), delta("{}")]);
-        assert_eq!(t.parts(), [Part::Text("ab".into()), call("t", "")]);
+        assert_eq!(t.take_parts(), [Part::Text("ab".into()), call("t", "")]);
     }
 
     #[test]
@@ -324,7 +321,7 @@ mod tests {
             t.push(&StreamEvent::Error(err.clone())),
             Some(Outcome::Failed(err))
         );
-        assert!(t.parts().is_empty());
+        assert!(t.take_parts().is_empty());
         assert_eq!(t.push(&finish()), None);
     }
 
@@ -337,12 +334,12 @@ mod tests {
         };
         for broken in ["", "  ", "[1]", "{\"a\":", "null"] {
             assert_eq!(call(broken).input(), json!({}), "{broken:?}");
-            assert_eq!(call(broken).into_arguments_json(), "{}", "{broken:?}");
+            assert_eq!(call(broken).arguments_json(), "{}", "{broken:?}");
         }
         // Valid arguments keep the model's own text.
         let spaced = "{\"city\": \"Paris\"}";
         assert_eq!(call(spaced).input(), json!({"city": "Paris"}));
-        assert_eq!(call(spaced).into_arguments_json(), spaced);
+        assert_eq!(call(spaced).arguments_json(), spaced);
         assert_eq!(arguments_object("t", " {\"a\":1} "), json!({"a": 1}));
     }
 
@@ -359,14 +356,15 @@ mod tests {
             }
             prop_assert!(t.push(&finish()).is_some());
             prop_assert_eq!(t.push(&finish()), None);
-            for pair in t.parts().windows(2) {
+            let parts = t.take_parts();
+            for pair in parts.windows(2) {
                 let same_run = matches!(
                     pair,
                     [Part::Text(_), Part::Text(_)] | [Part::Thinking(_), Part::Thinking(_)]
                 );
                 prop_assert!(!same_run, "{pair:?}");
             }
-            for part in t.parts() {
+            for part in &parts {
                 if let Part::Text(s) | Part::Thinking(s) = part {
                     prop_assert!(!s.is_empty());
                 }

@@ -1,9 +1,9 @@
 //! `POST /v1/messages/count_tokens`: answered locally from the token estimate.
 
 use super::request;
-use crate::dialect::json::push_u64;
 use crate::chat::estimate::request_tokens;
 use crate::chat::GatewayError;
+use crate::dialect::json::push_u64;
 use crate::dialect::RequestHints;
 
 /// Parses a count_tokens body (same shape as a Messages body, without `max_tokens`) and

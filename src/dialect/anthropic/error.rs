@@ -5,8 +5,8 @@
 //! `overloaded_error`. So every "try again later" condition that has no more specific type
 //! (503: no account free right now, 529) is reported as `overloaded_error`.
 
-use crate::dialect::json::push_json_str;
 use crate::chat::{ErrorKind, GatewayError};
+use crate::dialect::json::push_json_str;
 
 /// The `error.type` the Anthropic SDKs expect for `kind`.
 pub fn error_type(kind: ErrorKind) -> &'static str {
@@ -63,23 +63,8 @@ fn push_error_object(err: &GatewayError, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialect::testing::ALL_KINDS;
     use serde_json::Value;
-
-    const ALL_KINDS: [ErrorKind; 13] = [
-        ErrorKind::InvalidRequest,
-        ErrorKind::Authentication,
-        ErrorKind::Permission,
-        ErrorKind::NotFound,
-        ErrorKind::MethodNotAllowed,
-        ErrorKind::LengthRequired,
-        ErrorKind::PayloadTooLarge,
-        ErrorKind::RateLimited,
-        ErrorKind::Internal,
-        ErrorKind::BadGateway,
-        ErrorKind::Unavailable,
-        ErrorKind::Timeout,
-        ErrorKind::Overloaded,
-    ];
 
     #[test]
     fn types_follow_the_status_table() {

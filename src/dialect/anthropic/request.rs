@@ -7,18 +7,16 @@
 //! The body is parsed once into a `Value` and then taken apart by value, so strings move into
 //! the `ChatRequest` without copies.
 
-use std::fmt;
-
 use serde_json::{Map, Value};
 
 use crate::chat::{
-    Block, ChatRequest, Document, GatewayError, Image, Message, SessionHints, ThinkingConfig, Tool,
-    ToolChoice,
+    Block, ChatRequest, Document, Image, Message, SessionHints, ThinkingConfig, Tool, ToolChoice,
+};
+use crate::dialect::fields::{
+    any, array, boolean, get, invalid, object, require, root_object, string, unsigned, wrong_type,
+    Obj, Path, Result, ROOT,
 };
 use crate::dialect::RequestHints;
-
-type Obj = Map<String, Value>;
-type Result<T> = std::result::Result<T, GatewayError>;
 
 /// Claude Code's first system block: per-request billing metadata, not instructions.
 const BILLING_MARKER: &str = "x-anthropic-billing-header:";
@@ -31,20 +29,7 @@ const MAX_SESSION_KEY_LEN: usize = 256;
 ///
 /// `max_tokens` is optional so the same parser serves `count_tokens`, whose bodies have none.
 pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    let mut root = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(root)) => root,
-        Ok(other) => {
-            return Err(GatewayError::invalid(format!(
-                "the request body must be a JSON object, not {}",
-                kind(&other)
-            )))
-        }
-        Err(e) => {
-            return Err(GatewayError::invalid(format!(
-                "the request body is not valid JSON: {e}"
-            )))
-        }
-    };
+    let mut root = root_object(body)?;
     let at = &ROOT;
 
     let model = require(&mut root, at, "model", string)?;
@@ -510,126 +495,12 @@ fn strip_data_url(data: String) -> String {
     data
 }
 
-// ---------------------------------------------------------------------------------------------
-// Field access with precise error paths. A `Path` is a chain of borrowed segments on the stack,
-// rendered only when an error needs it.
-
-#[derive(Debug, Clone, Copy)]
-enum Path<'a> {
-    Root,
-    Key(&'a Path<'a>, &'a str),
-    Index(&'a Path<'a>, usize),
-}
-
-static ROOT: Path<'static> = Path::Root;
-
-impl<'a> Path<'a> {
-    fn key(&'a self, key: &'a str) -> Path<'a> {
-        Path::Key(self, key)
-    }
-
-    fn index(&'a self, index: usize) -> Path<'a> {
-        Path::Index(self, index)
-    }
-}
-
-impl fmt::Display for Path<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Path::Root => Ok(()),
-            Path::Key(Path::Root, key) => f.write_str(key),
-            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
-            Path::Index(parent, index) => write!(f, "{parent}[{index}]"),
-        }
-    }
-}
-
-fn invalid(at: &Path, message: impl fmt::Display) -> GatewayError {
-    GatewayError::invalid(format!("{at}: {message}"))
-}
-
-fn wrong_type(at: &Path, expected: &str, got: &Value) -> GatewayError {
-    invalid(at, format_args!("expected {expected}, got {}", kind(got)))
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Takes `key` out of `obj` and converts it; absent and `null` are both `None`.
-fn get<T>(
-    obj: &mut Obj,
-    at: &Path,
-    key: &str,
-    convert: impl FnOnce(Value, &Path) -> Result<T>,
-) -> Result<Option<T>> {
-    match obj.remove(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => convert(value, &at.key(key)).map(Some),
-    }
-}
-
-/// Like [`get`], for a field that must be present.
-fn require<T>(
-    obj: &mut Obj,
-    at: &Path,
-    key: &str,
-    convert: impl FnOnce(Value, &Path) -> Result<T>,
-) -> Result<T> {
-    get(obj, at, key, convert)?.ok_or_else(|| invalid(&at.key(key), "field required"))
-}
-
-fn string(value: Value, at: &Path) -> Result<String> {
-    match value {
-        Value::String(s) => Ok(s),
-        other => Err(wrong_type(at, "a string", &other)),
-    }
-}
-
-fn any(value: Value, _: &Path) -> Result<Value> {
-    Ok(value)
-}
-
-fn boolean(value: Value, at: &Path) -> Result<bool> {
-    match value {
-        Value::Bool(b) => Ok(b),
-        other => Err(wrong_type(at, "a boolean", &other)),
-    }
-}
-
-fn unsigned(value: Value, at: &Path) -> Result<u64> {
-    value
-        .as_u64()
-        .ok_or_else(|| wrong_type(at, "a non-negative integer", &value))
-}
-
-fn object(value: Value, at: &Path) -> Result<Obj> {
-    match value {
-        Value::Object(obj) => Ok(obj),
-        other => Err(wrong_type(at, "an object", &other)),
-    }
-}
-
-fn array(value: Value, at: &Path) -> Result<Vec<Value>> {
-    match value {
-        Value::Array(items) => Ok(items),
-        other => Err(wrong_type(at, "an array", &other)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::chat::ErrorKind;
+    use crate::dialect::testing::captures;
     use serde_json::json;
-    use std::path::PathBuf;
 
     fn parse_json(body: &Value) -> Result<ChatRequest> {
         parse(body.to_string().as_bytes(), &RequestHints::default())
@@ -1074,24 +945,9 @@ mod tests {
     /// The captured Claude Code requests (`tests/fixtures/claude-code.*.json`, or the directory
     /// in `KIRO_EDGE_FIXTURES`).
     fn claude_code_fixtures() -> Vec<(String, Value, RequestHints)> {
-        let dir = std::env::var_os("KIRO_EDGE_FIXTURES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
-        let mut fixtures: Vec<(String, Value, RequestHints)> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{}: {e} (copy the captures there or set KIRO_EDGE_FIXTURES)",
-                    dir.display()
-                )
-            })
-            .filter_map(|entry| {
-                let path = entry.ok()?.path();
-                let name = path.file_name()?.to_str()?.to_owned();
-                name.starts_with("claude-code.").then_some((name, path))
-            })
-            .map(|(name, path)| {
-                let capture: Value =
-                    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let fixtures: Vec<_> = captures("claude-code.")
+            .into_iter()
+            .map(|(name, capture)| {
                 let hints = RequestHints {
                     session_header: capture["headers"]["X-Claude-Code-Session-Id"]
                         .as_str()
@@ -1101,12 +957,7 @@ mod tests {
                 (name, capture["body"].clone(), hints)
             })
             .collect();
-        fixtures.sort_by(|a, b| a.0.cmp(&b.0));
-        assert!(
-            fixtures.len() >= 3,
-            "expected the Claude Code captures in {}",
-            dir.display()
-        );
+        assert!(fixtures.len() >= 3, "expected the Claude Code captures");
         fixtures
     }
 

@@ -4,61 +4,32 @@
 //! content as the stream would have: signed thinking, text, and tool calls with their input
 //! parsed into an object.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::{error, stop_reason_name, THINKING_SIGNATURE};
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
+use crate::dialect::transcript::{Outcome, Part, Transcript};
 use crate::dialect::ResponseWriter;
-
-/// One content block being aggregated.
-#[derive(Debug)]
-enum Part {
-    Thinking(String),
-    Text(String),
-    ToolUse {
-        id: String,
-        name: String,
-        /// The concatenated argument fragments.
-        json: String,
-    },
-}
 
 /// Collects a whole response and renders it as one `Message` at the end.
 #[derive(Debug)]
 pub struct MessageWriter {
     meta: ResponseMeta,
-    parts: Vec<Part>,
-    /// A tool call is between `ToolCallStart` and `ToolCallEnd`.
-    in_tool: bool,
-    done: bool,
+    transcript: Transcript,
 }
 
 impl MessageWriter {
     pub fn new(meta: ResponseMeta) -> Self {
         MessageWriter {
             meta,
-            parts: Vec::new(),
-            in_tool: false,
-            done: false,
-        }
-    }
-
-    fn push_text(&mut self, text: &str) {
-        match self.parts.last_mut() {
-            Some(Part::Text(buf)) => buf.push_str(text),
-            _ => self.parts.push(Part::Text(text.to_owned())),
-        }
-    }
-
-    fn push_thinking(&mut self, text: &str) {
-        match self.parts.last_mut() {
-            Some(Part::Thinking(buf)) => buf.push_str(text),
-            _ => self.parts.push(Part::Thinking(text.to_owned())),
+            transcript: Transcript::new(),
         }
     }
 
     fn message(&mut self, stop_reason: StopReason, usage: &Usage) -> Value {
-        let mut content: Vec<Value> = std::mem::take(&mut self.parts)
+        let mut content: Vec<Value> = self
+            .transcript
+            .take_parts()
             .into_iter()
             .map(|part| match part {
                 Part::Thinking(thinking) => json!({
@@ -67,9 +38,9 @@ impl MessageWriter {
                     "signature": THINKING_SIGNATURE,
                 }),
                 Part::Text(text) => json!({"type": "text", "text": text}),
-                Part::ToolUse { id, name, json } => {
-                    let input = tool_input(&id, &json);
-                    json!({"type": "tool_use", "id": id, "name": name, "input": input})
+                Part::ToolCall(call) => {
+                    let input = call.input();
+                    json!({"type": "tool_use", "id": call.id, "name": call.name, "input": input})
                 }
             })
             .collect();
@@ -95,75 +66,20 @@ impl MessageWriter {
     }
 }
 
-/// The tool call's arguments as an object. The response assembler promises a JSON object; if
-/// it is broken anyway (a truncated upstream stream), the client gets `{}` and a log line
-/// rather than an unparsable message.
-fn tool_input(id: &str, json: &str) -> Value {
-    if json.trim().is_empty() {
-        return Value::Object(Map::new());
-    }
-    match serde_json::from_str::<Value>(json) {
-        Ok(input @ Value::Object(_)) => input,
-        _ => {
-            log::warn!(
-                "tool call {id}: arguments are not a JSON object ({} bytes); sending {{}}",
-                json.len()
-            );
-            Value::Object(Map::new())
-        }
-    }
-}
-
 impl ResponseWriter for MessageWriter {
     fn content_type(&self) -> &'static str {
         "application/json"
     }
 
     fn write(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        match event {
-            StreamEvent::Start | StreamEvent::Ping => {}
-            StreamEvent::TextDelta(text) => {
-                if !text.is_empty() {
-                    self.in_tool = false;
-                    self.push_text(text);
-                }
-            }
-            StreamEvent::ThinkingDelta(text) => {
-                if !text.is_empty() {
-                    self.in_tool = false;
-                    self.push_thinking(text);
-                }
-            }
-            StreamEvent::ToolCallStart { id, name } => {
-                self.parts.push(Part::ToolUse {
-                    id: id.clone(),
-                    name: name.clone(),
-                    json: String::new(),
-                });
-                self.in_tool = true;
-            }
-            StreamEvent::ToolCallDelta(fragment) => {
-                if let (true, Some(Part::ToolUse { json, .. })) =
-                    (self.in_tool, self.parts.last_mut())
-                {
-                    json.push_str(fragment);
-                }
-            }
-            StreamEvent::ToolCallEnd => self.in_tool = false,
-            StreamEvent::Finish { stop_reason, usage } => {
-                let message = self.message(*stop_reason, usage);
+        match self.transcript.push(event) {
+            None => {}
+            Some(Outcome::Finished { stop_reason, usage }) => {
+                let message = self.message(stop_reason, &usage);
                 // `Value`'s `Display` is its compact JSON and cannot fail.
                 out.extend_from_slice(message.to_string().as_bytes());
-                self.done = true;
             }
-            StreamEvent::Error(err) => {
-                self.parts.clear();
-                out.extend_from_slice(&error::body(err));
-                self.done = true;
-            }
+            Some(Outcome::Failed(err)) => out.extend_from_slice(&error::body(&err)),
         }
     }
 }
@@ -172,26 +88,11 @@ impl ResponseWriter for MessageWriter {
 mod tests {
     use super::*;
     use crate::chat::{ErrorKind, GatewayError};
+    use crate::dialect::testing::{meta, render_document};
 
     fn render(events: &[StreamEvent]) -> Value {
-        let mut writer = MessageWriter::new(ResponseMeta {
-            id: "abc".into(),
-            model: "claude-opus-4-8".into(),
-            input_tokens: 10,
-            created: 0,
-            thinking: false,
-            echo: None,
-        });
-        let mut out = Vec::new();
-        for event in events {
-            // Nothing is written before the end.
-            let before = out.len();
-            writer.write(event, &mut out);
-            if !matches!(event, StreamEvent::Finish { .. } | StreamEvent::Error(_)) {
-                assert_eq!(out.len(), before);
-            }
-        }
-        serde_json::from_slice(&out).unwrap()
+        let mut writer = MessageWriter::new(meta());
+        serde_json::from_slice(&render_document(&mut writer, events)).unwrap()
     }
 
     fn finish(stop_reason: StopReason) -> StreamEvent {

@@ -9,8 +9,8 @@
 //! This is the hot path: frames are written straight into the caller's buffer.
 
 use super::{error, stop_reason_name, THINKING_SIGNATURE};
-use crate::dialect::json::{push_json_str, push_u64};
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
+use crate::dialect::json::{push_json_str, push_u64};
 use crate::dialect::ResponseWriter;
 
 /// The kind of the content block currently open.
@@ -216,6 +216,7 @@ impl ResponseWriter for SseWriter {
 mod tests {
     use super::*;
     use crate::chat::{ErrorKind, GatewayError};
+    use crate::dialect::testing::any_event;
     use serde_json::Value;
 
     fn meta() -> ResponseMeta {
@@ -505,20 +506,6 @@ mod tests {
         assert_eq!(frames.last().unwrap().0, "message_stop");
         // Both thinking blocks are signed.
         assert_eq!(sse.matches("signature_delta").count(), 2);
-    }
-
-    fn any_event() -> impl proptest::strategy::Strategy<Value = StreamEvent> {
-        use proptest::prelude::*;
-        prop_oneof![
-            Just(StreamEvent::Start),
-            any::<String>().prop_map(StreamEvent::TextDelta),
-            any::<String>().prop_map(StreamEvent::ThinkingDelta),
-            (any::<String>(), any::<String>())
-                .prop_map(|(id, name)| StreamEvent::ToolCallStart { id, name }),
-            any::<String>().prop_map(StreamEvent::ToolCallDelta),
-            Just(StreamEvent::ToolCallEnd),
-            Just(StreamEvent::Ping),
-        ]
     }
 
     proptest::proptest! {

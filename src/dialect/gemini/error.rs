@@ -55,23 +55,8 @@ pub(crate) fn push_error(err: &GatewayError, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialect::testing::ALL_KINDS;
     use serde_json::{json, Value};
-
-    const ALL_KINDS: [ErrorKind; 13] = [
-        ErrorKind::InvalidRequest,
-        ErrorKind::Authentication,
-        ErrorKind::Permission,
-        ErrorKind::NotFound,
-        ErrorKind::MethodNotAllowed,
-        ErrorKind::LengthRequired,
-        ErrorKind::PayloadTooLarge,
-        ErrorKind::RateLimited,
-        ErrorKind::Internal,
-        ErrorKind::BadGateway,
-        ErrorKind::Unavailable,
-        ErrorKind::Timeout,
-        ErrorKind::Overloaded,
-    ];
 
     fn parsed(err: &GatewayError) -> Value {
         serde_json::from_slice(&body(err)).unwrap()

@@ -21,8 +21,8 @@ pub use models::models_list;
 use crate::chat::estimate::{output_tokens, request_tokens};
 use crate::chat::{GatewayError, ResponseMeta, StopReason, Usage};
 use crate::dialect::json::{push_json_str, push_u64};
+use crate::dialect::transcript::arguments_object;
 use crate::dialect::{RequestHints, ResponseWriter};
-use serde_json::Value;
 
 /// The chunk writer for `streamGenerateContent`, the document writer otherwise.
 pub fn response_writer(stream: bool, meta: ResponseMeta) -> Box<dyn ResponseWriter> {
@@ -119,29 +119,10 @@ pub(crate) fn push_function_call_part(id: &str, name: &str, args: &str, out: &mu
     push_json_str(out, name);
     out.extend_from_slice(b",\"args\":");
     // Re-serialised rather than copied: the model's JSON may span lines, and SSE data may not.
-    out.extend_from_slice(function_args(id, args).to_string().as_bytes());
+    out.extend_from_slice(arguments_object(id, args).to_string().as_bytes());
     out.extend_from_slice(b",\"id\":");
     push_json_str(out, id);
     out.extend_from_slice(b"}}");
-}
-
-/// The call's arguments as an object. The response assembler promises a JSON object; if it is
-/// broken anyway (a truncated upstream), the client gets `{}` and a log line rather than an
-/// unparsable chunk.
-fn function_args(id: &str, args: &str) -> Value {
-    if args.trim().is_empty() {
-        return Value::Object(Default::default());
-    }
-    match serde_json::from_str::<Value>(args) {
-        Ok(args @ Value::Object(_)) => args,
-        _ => {
-            log::warn!(
-                "function call {id}: arguments are not a JSON object ({} bytes); sending {{}}",
-                args.len()
-            );
-            Value::Object(Default::default())
-        }
-    }
 }
 
 /// A running estimate of the reasoning's tokens, counted in batches so that per-delta rounding
@@ -172,7 +153,7 @@ impl ThoughtTokens {
 mod tests {
     use super::*;
     use crate::chat::ErrorKind;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn meta() -> ResponseMeta {
         ResponseMeta {
@@ -231,14 +212,6 @@ mod tests {
                 "responseId": "r1"
             })
         );
-    }
-
-    #[test]
-    fn broken_function_args_become_an_empty_object() {
-        assert_eq!(function_args("t", ""), json!({}));
-        assert_eq!(function_args("t", "[1]"), json!({}));
-        assert_eq!(function_args("t", "{\"a\":"), json!({}));
-        assert_eq!(function_args("t", " {\"a\":1} "), json!({"a": 1}));
     }
 
     #[test]

@@ -9,19 +9,18 @@
 //! The model comes from the URL (`/v1beta/models/{model}:generateContent`) and streaming from
 //! the method; `alt=sse` (SSE rather than a JSON array) travels to the writer in `echo`.
 
-use std::fmt;
-
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::schema;
 use crate::chat::{
     Block, ChatRequest, Document, GatewayError, Image, Message, Role, SessionHints, ThinkingConfig,
     Tool, ToolChoice,
 };
+use crate::dialect::fields::{
+    self, any, array, boolean, invalid, missing, object, root_object, string, wrong_type, Obj,
+    Path, Result, ROOT,
+};
 use crate::dialect::RequestHints;
-
-type Obj = Map<String, Value>;
-type Result<T> = std::result::Result<T, GatewayError>;
 
 /// Longest session key accepted for account stickiness.
 const MAX_SESSION_KEY_LEN: usize = 256;
@@ -72,19 +71,6 @@ pub(crate) fn parse_count_tokens(body: &[u8], hints: &RequestHints) -> Result<Ch
     match get(&mut root, &ROOT, "generateContentRequest", object)? {
         Some(inner) => parse_root(inner, hints, false),
         None => parse_root(root, hints, false),
-    }
-}
-
-fn root_object(body: &[u8]) -> Result<Obj> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(root)) => Ok(root),
-        Ok(other) => Err(GatewayError::invalid(format!(
-            "the request body must be a JSON object, not {}",
-            kind(&other)
-        ))),
-        Err(e) => Err(GatewayError::invalid(format!(
-            "the request body is not valid JSON: {e}"
-        ))),
     }
 }
 
@@ -598,57 +584,7 @@ fn session_hints(header: Option<&str>) -> SessionHints {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Field access with precise error paths. A `Path` is a chain of borrowed segments on the stack,
-// rendered only when an error needs it.
-
-#[derive(Debug, Clone, Copy)]
-enum Path<'a> {
-    Root,
-    Key(&'a Path<'a>, &'a str),
-    Index(&'a Path<'a>, usize),
-}
-
-static ROOT: Path<'static> = Path::Root;
-
-impl<'a> Path<'a> {
-    fn key(&'a self, key: &'a str) -> Path<'a> {
-        Path::Key(self, key)
-    }
-
-    fn index(&'a self, index: usize) -> Path<'a> {
-        Path::Index(self, index)
-    }
-}
-
-impl fmt::Display for Path<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Path::Root => Ok(()),
-            Path::Key(Path::Root, key) => f.write_str(key),
-            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
-            Path::Index(parent, index) => write!(f, "{parent}[{index}]"),
-        }
-    }
-}
-
-fn invalid(at: &Path, message: impl fmt::Display) -> GatewayError {
-    GatewayError::invalid(format!("{at}: {message}"))
-}
-
-fn wrong_type(at: &Path, expected: &str, got: &Value) -> GatewayError {
-    invalid(at, format_args!("expected {expected}, got {}", kind(got)))
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+// Field access ([`crate::dialect::fields`]) with proto JSON's second spelling of every name.
 
 /// Removes `name` (lowerCamelCase) from `obj`, or its proto-JSON `snake_case` spelling.
 fn take(obj: &mut Obj, name: &str) -> Option<Value> {
@@ -678,17 +614,15 @@ fn snake_case(name: &str) -> String {
     out
 }
 
-/// Takes `name` out of `obj` and converts it; absent and `null` are both `None`.
+/// Takes `name` (either spelling) out of `obj` and converts it; absent and `null` are both
+/// `None`.
 fn get<T>(
     obj: &mut Obj,
     at: &Path,
     name: &str,
     convert: impl FnOnce(Value, &Path) -> Result<T>,
 ) -> Result<Option<T>> {
-    match take(obj, name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => convert(value, &at.key(name)).map(Some),
-    }
+    fields::convert(take(obj, name), at, name, convert)
 }
 
 /// Like [`get`], for a field that must be present.
@@ -698,25 +632,7 @@ fn require<T>(
     name: &str,
     convert: impl FnOnce(Value, &Path) -> Result<T>,
 ) -> Result<T> {
-    get(obj, at, name, convert)?.ok_or_else(|| invalid(&at.key(name), "field required"))
-}
-
-fn string(value: Value, at: &Path) -> Result<String> {
-    match value {
-        Value::String(s) => Ok(s),
-        other => Err(wrong_type(at, "a string", &other)),
-    }
-}
-
-fn any(value: Value, _: &Path) -> Result<Value> {
-    Ok(value)
-}
-
-fn boolean(value: Value, at: &Path) -> Result<bool> {
-    match value {
-        Value::Bool(b) => Ok(b),
-        other => Err(wrong_type(at, "a boolean", &other)),
-    }
+    get(obj, at, name, convert)?.ok_or_else(|| missing(&at.key(name)))
 }
 
 /// An integer; proto JSON allows it as a decimal string too.
@@ -729,25 +645,11 @@ fn integer(value: Value, at: &Path) -> Result<i64> {
     parsed.ok_or_else(|| wrong_type(at, "an integer", &value))
 }
 
-fn object(value: Value, at: &Path) -> Result<Obj> {
-    match value {
-        Value::Object(obj) => Ok(obj),
-        other => Err(wrong_type(at, "an object", &other)),
-    }
-}
-
-fn array(value: Value, at: &Path) -> Result<Vec<Value>> {
-    match value {
-        Value::Array(items) => Ok(items),
-        other => Err(wrong_type(at, "an array", &other)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::chat::ErrorKind;
-    use std::path::PathBuf;
+    use crate::dialect::testing::captures;
 
     fn hints() -> RequestHints {
         RequestHints {
@@ -1379,19 +1281,9 @@ mod tests {
     /// The captured Gemini CLI requests (`tests/fixtures/gemini-cli.*.json`, or the directory in
     /// `KIRO_EDGE_FIXTURES`), with the hints their URL gives.
     fn gemini_cli_fixtures() -> Vec<(String, Value, RequestHints)> {
-        let dir = std::env::var_os("KIRO_EDGE_FIXTURES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
-        let mut fixtures: Vec<(String, Value, RequestHints)> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .filter_map(|entry| {
-                let path = entry.ok()?.path();
-                let name = path.file_name()?.to_str()?.to_owned();
-                name.starts_with("gemini-cli.").then_some((name, path))
-            })
-            .map(|(name, path)| {
-                let capture: Value =
-                    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let fixtures: Vec<_> = captures("gemini-cli.")
+            .into_iter()
+            .map(|(name, capture)| {
                 let url_path = capture["path"].as_str().unwrap();
                 let (model, action) = url_path
                     .strip_prefix("/v1beta/models/")
@@ -1406,13 +1298,7 @@ mod tests {
                 (name, capture["body"].clone(), hints)
             })
             .collect();
-        fixtures.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(
-            fixtures.len(),
-            3,
-            "the Gemini CLI captures in {}",
-            dir.display()
-        );
+        assert_eq!(fixtures.len(), 3, "the Gemini CLI captures");
         fixtures
     }
 

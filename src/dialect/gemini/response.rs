@@ -14,81 +14,53 @@ use super::request::Echo;
 use super::ThoughtTokens;
 use super::{error, push_chunk_head, push_chunk_tail, push_function_call_part, push_text_part};
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
-
-/// One part being aggregated.
-#[derive(Debug)]
-enum Part {
-    Thought(String),
-    Text(String),
-    Call {
-        id: String,
-        name: String,
-        /// The concatenated argument fragments.
-        args: String,
-    },
-}
+use crate::dialect::transcript::{Outcome, Part, Transcript};
 
 /// Collects a whole response and renders it at the end.
 #[derive(Debug)]
 pub struct DocumentWriter {
     meta: ResponseMeta,
     echo: Echo,
-    parts: Vec<Part>,
-    /// A function call is between `ToolCallStart` and `ToolCallEnd`.
-    in_call: bool,
+    /// Records thought parts only when the client asked for them (`includeThoughts`).
+    transcript: Transcript,
+    /// Thoughts are counted whether or not they are sent.
     thought_tokens: ThoughtTokens,
-    done: bool,
 }
 
 impl DocumentWriter {
     pub fn new(meta: ResponseMeta) -> Self {
+        let echo = Echo::from_value(meta.echo.as_ref());
         DocumentWriter {
-            echo: Echo::from_value(meta.echo.as_ref()),
+            transcript: if echo.thoughts {
+                Transcript::new()
+            } else {
+                Transcript::without_thinking()
+            },
+            echo,
             meta,
-            parts: Vec::new(),
-            in_call: false,
             thought_tokens: ThoughtTokens::default(),
-            done: false,
-        }
-    }
-
-    fn push_text(&mut self, text: &str) {
-        match self.parts.last_mut() {
-            Some(Part::Text(buf)) => buf.push_str(text),
-            _ => self.parts.push(Part::Text(text.to_owned())),
-        }
-    }
-
-    fn push_thought(&mut self, text: &str) {
-        self.thought_tokens.add(text);
-        if !self.echo.thoughts {
-            return;
-        }
-        match self.parts.last_mut() {
-            Some(Part::Thought(buf)) => buf.push_str(text),
-            _ => self.parts.push(Part::Thought(text.to_owned())),
         }
     }
 
     fn render(&mut self, reason: StopReason, usage: &Usage, out: &mut Vec<u8>) {
-        let parts = std::mem::take(&mut self.parts);
+        let parts = self.transcript.take_parts();
         push_chunk_head(out);
-        let mut first = true;
-        for part in &parts {
-            if !first {
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
                 out.push(b',');
             }
-            first = false;
             match part {
-                Part::Thought(text) => push_text_part(text, true, out),
+                Part::Thinking(text) => push_text_part(text, true, out),
                 Part::Text(text) if self.echo.json => {
                     push_text_part(&extract_json(text), false, out)
                 }
                 Part::Text(text) => push_text_part(text, false, out),
-                Part::Call { id, name, args } => push_function_call_part(id, name, args, out),
+                Part::ToolCall(call) => {
+                    push_function_call_part(&call.id, &call.name, &call.arguments, out)
+                }
             }
         }
-        if first {
+        if parts.is_empty() {
             // The SDKs read `.text` off the first candidate: give them an empty one.
             push_text_part("", false, out);
         }
@@ -103,47 +75,14 @@ impl crate::dialect::ResponseWriter for DocumentWriter {
     }
 
     fn write(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
-        if self.done {
-            return;
+        if let StreamEvent::ThinkingDelta(text) = event {
+            // After the end nothing reads the count any more, so it need not stop there.
+            self.thought_tokens.add(text);
         }
-        match event {
-            StreamEvent::Start | StreamEvent::Ping => {}
-            StreamEvent::TextDelta(text) => {
-                if !text.is_empty() {
-                    self.in_call = false;
-                    self.push_text(text);
-                }
-            }
-            StreamEvent::ThinkingDelta(text) => {
-                if !text.is_empty() {
-                    self.in_call = false;
-                    self.push_thought(text);
-                }
-            }
-            StreamEvent::ToolCallStart { id, name } => {
-                self.parts.push(Part::Call {
-                    id: id.clone(),
-                    name: name.clone(),
-                    args: String::new(),
-                });
-                self.in_call = true;
-            }
-            StreamEvent::ToolCallDelta(fragment) => {
-                if let (true, Some(Part::Call { args, .. })) = (self.in_call, self.parts.last_mut())
-                {
-                    args.push_str(fragment);
-                }
-            }
-            StreamEvent::ToolCallEnd => self.in_call = false,
-            StreamEvent::Finish { stop_reason, usage } => {
-                self.render(*stop_reason, usage, out);
-                self.done = true;
-            }
-            StreamEvent::Error(err) => {
-                self.parts.clear();
-                out.extend_from_slice(&error::body(err));
-                self.done = true;
-            }
+        match self.transcript.push(event) {
+            None => {}
+            Some(Outcome::Finished { stop_reason, usage }) => self.render(stop_reason, &usage, out),
+            Some(Outcome::Failed(err)) => out.extend_from_slice(&error::body(&err)),
         }
     }
 }
@@ -187,7 +126,7 @@ fn leading_value(text: &str) -> Option<&str> {
 mod tests {
     use super::*;
     use crate::chat::{ErrorKind, GatewayError};
-    use crate::dialect::ResponseWriter as _;
+    use crate::dialect::testing::render_document;
     use serde_json::{json, Value};
 
     fn meta(thoughts: bool, json_mode: bool) -> ResponseMeta {
@@ -203,15 +142,7 @@ mod tests {
 
     fn render(meta: ResponseMeta, events: &[StreamEvent]) -> Value {
         let mut writer = DocumentWriter::new(meta);
-        let mut out = Vec::new();
-        for event in events {
-            let before = out.len();
-            writer.write(event, &mut out);
-            if !matches!(event, StreamEvent::Finish { .. } | StreamEvent::Error(_)) {
-                assert_eq!(out.len(), before, "nothing before the end");
-            }
-        }
-        serde_json::from_slice(&out).unwrap()
+        serde_json::from_slice(&render_document(&mut writer, events)).unwrap()
     }
 
     fn finish(stop_reason: StopReason) -> StreamEvent {

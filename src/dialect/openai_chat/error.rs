@@ -54,11 +54,25 @@ pub fn body(err: &GatewayError) -> Vec<u8> {
 /// Appends the error body, `{"error":{…}}`, to `out` (one line: it also serves as an SSE
 /// `data:` payload).
 pub fn push_error_body(err: &GatewayError, out: &mut Vec<u8>) {
+    push_error_body_with_param(err, None, out);
+}
+
+/// [`push_error_body`] with `param`, the request field the error is about (OpenAI Responses).
+pub(crate) fn push_error_body_with_param(
+    err: &GatewayError,
+    param: Option<&str>,
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(b"{\"error\":{\"message\":");
     push_json_str(out, &err.message);
     out.extend_from_slice(b",\"type\":\"");
     out.extend_from_slice(error_type(err.kind).as_bytes());
-    out.extend_from_slice(b"\",\"param\":null,\"code\":\"");
+    out.extend_from_slice(b"\",\"param\":");
+    match param {
+        Some(param) => push_json_str(out, param),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"code\":\"");
     out.extend_from_slice(error_code(err.kind).as_bytes());
     out.extend_from_slice(b"\"}}");
 }
@@ -66,23 +80,8 @@ pub fn push_error_body(err: &GatewayError, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialect::testing::ALL_KINDS;
     use serde_json::{json, Value};
-
-    const ALL_KINDS: [ErrorKind; 13] = [
-        ErrorKind::InvalidRequest,
-        ErrorKind::Authentication,
-        ErrorKind::Permission,
-        ErrorKind::NotFound,
-        ErrorKind::MethodNotAllowed,
-        ErrorKind::LengthRequired,
-        ErrorKind::PayloadTooLarge,
-        ErrorKind::RateLimited,
-        ErrorKind::Internal,
-        ErrorKind::BadGateway,
-        ErrorKind::Unavailable,
-        ErrorKind::Timeout,
-        ErrorKind::Overloaded,
-    ];
 
     #[test]
     fn types_and_codes_follow_the_status_table() {

@@ -57,6 +57,7 @@ fn include_usage(meta: &ResponseMeta) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialect::testing::meta;
     use serde_json::json;
 
     #[test]
@@ -69,14 +70,7 @@ mod tests {
 
     #[test]
     fn include_usage_comes_from_the_echo() {
-        let mut meta = ResponseMeta {
-            id: "x".into(),
-            model: "m".into(),
-            input_tokens: 0,
-            created: 0,
-            thinking: false,
-            echo: None,
-        };
+        let mut meta = meta();
         assert!(!include_usage(&meta));
         meta.echo = Some(json!({"include_usage": false}));
         assert!(!include_usage(&meta));
@@ -86,14 +80,7 @@ mod tests {
 
     #[test]
     fn writers_by_mode() {
-        let meta = ResponseMeta {
-            id: "x".into(),
-            model: "m".into(),
-            input_tokens: 0,
-            created: 0,
-            thinking: false,
-            echo: None,
-        };
+        let meta = meta();
         assert_eq!(
             response_writer(true, meta.clone()).content_type(),
             "text/event-stream"

@@ -16,18 +16,17 @@
 //!   function-call stream does not have. The model simply does not see them.
 //! - `reasoning_effort` becomes a thinking budget (see [`thinking_for_effort`]).
 
-use std::fmt;
-
 use serde_json::{Map, Value};
 
 use crate::chat::{
-    Block, ChatRequest, Document, GatewayError, Image, Message, Role, SessionHints, ThinkingConfig,
-    Tool, ToolChoice,
+    Block, ChatRequest, Document, Image, Message, Role, SessionHints, ThinkingConfig, Tool,
+    ToolChoice,
+};
+use crate::dialect::fields::{
+    any, array, boolean, get, invalid, kind, object, require, root_object, string, unsigned,
+    wrong_type, Obj, Path, Result, ROOT,
 };
 use crate::dialect::RequestHints;
-
-type Obj = Map<String, Value>;
-type Result<T> = std::result::Result<T, GatewayError>;
 
 /// Longest session key accepted for account stickiness; longer ones are ignored, so a client
 /// cannot make the pool store arbitrary amounts of key material.
@@ -45,20 +44,7 @@ pub const ECHO_INCLUDE_USAGE: &str = "include_usage";
 
 /// Decodes a `POST /v1/chat/completions` body.
 pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    let mut root = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(root)) => root,
-        Ok(other) => {
-            return Err(GatewayError::invalid(format!(
-                "the request body must be a JSON object, not {}",
-                kind(&other)
-            )))
-        }
-        Err(e) => {
-            return Err(GatewayError::invalid(format!(
-                "the request body is not valid JSON: {e}"
-            )))
-        }
-    };
+    let mut root = root_object(body)?;
     let at = &ROOT;
 
     let model = require(&mut root, at, "model", string)?;
@@ -724,120 +710,6 @@ fn session_hints(
     SessionHints {
         conversation_id,
         session_key,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Field access with precise error paths. A `Path` is a chain of borrowed segments on the stack,
-// rendered only when an error needs it.
-
-#[derive(Debug, Clone, Copy)]
-enum Path<'a> {
-    Root,
-    Key(&'a Path<'a>, &'a str),
-    Index(&'a Path<'a>, usize),
-}
-
-static ROOT: Path<'static> = Path::Root;
-
-impl<'a> Path<'a> {
-    fn key(&'a self, key: &'a str) -> Path<'a> {
-        Path::Key(self, key)
-    }
-
-    fn index(&'a self, index: usize) -> Path<'a> {
-        Path::Index(self, index)
-    }
-}
-
-impl fmt::Display for Path<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Path::Root => Ok(()),
-            Path::Key(Path::Root, key) => f.write_str(key),
-            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
-            Path::Index(parent, index) => write!(f, "{parent}[{index}]"),
-        }
-    }
-}
-
-fn invalid(at: &Path, message: impl fmt::Display) -> GatewayError {
-    GatewayError::invalid(format!("{at}: {message}"))
-}
-
-fn wrong_type(at: &Path, expected: &str, got: &Value) -> GatewayError {
-    invalid(at, format_args!("expected {expected}, got {}", kind(got)))
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Takes `key` out of `obj` and converts it; absent and `null` are both `None`.
-fn get<T>(
-    obj: &mut Obj,
-    at: &Path,
-    key: &str,
-    convert: impl FnOnce(Value, &Path) -> Result<T>,
-) -> Result<Option<T>> {
-    match obj.remove(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => convert(value, &at.key(key)).map(Some),
-    }
-}
-
-/// Like [`get`], for a field that must be present.
-fn require<T>(
-    obj: &mut Obj,
-    at: &Path,
-    key: &str,
-    convert: impl FnOnce(Value, &Path) -> Result<T>,
-) -> Result<T> {
-    get(obj, at, key, convert)?.ok_or_else(|| invalid(&at.key(key), "field required"))
-}
-
-fn string(value: Value, at: &Path) -> Result<String> {
-    match value {
-        Value::String(s) => Ok(s),
-        other => Err(wrong_type(at, "a string", &other)),
-    }
-}
-
-fn any(value: Value, _: &Path) -> Result<Value> {
-    Ok(value)
-}
-
-fn boolean(value: Value, at: &Path) -> Result<bool> {
-    match value {
-        Value::Bool(b) => Ok(b),
-        other => Err(wrong_type(at, "a boolean", &other)),
-    }
-}
-
-fn unsigned(value: Value, at: &Path) -> Result<u64> {
-    value
-        .as_u64()
-        .ok_or_else(|| wrong_type(at, "a non-negative integer", &value))
-}
-
-fn object(value: Value, at: &Path) -> Result<Obj> {
-    match value {
-        Value::Object(obj) => Ok(obj),
-        other => Err(wrong_type(at, "an object", &other)),
-    }
-}
-
-fn array(value: Value, at: &Path) -> Result<Vec<Value>> {
-    match value {
-        Value::Array(items) => Ok(items),
-        other => Err(wrong_type(at, "an array", &other)),
     }
 }
 

@@ -9,56 +9,45 @@ use serde_json::{json, Map, Value};
 use super::{error, finish_reason};
 use crate::chat::estimate;
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
+use crate::dialect::transcript::{Outcome, Part, Transcript};
 use crate::dialect::ResponseWriter;
-
-/// A tool call being aggregated.
-#[derive(Debug)]
-struct ToolCall {
-    id: String,
-    name: String,
-    /// The concatenated argument fragments.
-    arguments: String,
-}
 
 /// Collects a whole response and renders it as one `chat.completion` at the end.
 #[derive(Debug)]
 pub struct CompletionWriter {
     meta: ResponseMeta,
-    content: String,
-    reasoning: String,
-    tool_calls: Vec<ToolCall>,
-    /// A tool call is between `ToolCallStart` and `ToolCallEnd`.
-    in_tool: bool,
-    done: bool,
+    transcript: Transcript,
 }
 
 impl CompletionWriter {
     pub fn new(meta: ResponseMeta) -> Self {
         CompletionWriter {
             meta,
-            content: String::new(),
-            reasoning: String::new(),
-            tool_calls: Vec::new(),
-            in_tool: false,
-            done: false,
+            transcript: Transcript::new(),
         }
     }
 
     fn completion(&mut self, stop_reason: StopReason, usage: &Usage) -> Value {
-        let tool_calls: Vec<Value> = std::mem::take(&mut self.tool_calls)
-            .into_iter()
-            .map(|call| {
-                let arguments = tool_arguments(&call.id, call.arguments);
-                json!({
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": arguments},
-                })
-            })
-            .collect();
+        // One message: all text is its content, all thinking its reasoning.
+        let mut content = String::new();
+        let mut reasoning = String::new();
+        let mut tool_calls = Vec::new();
+        for part in self.transcript.take_parts() {
+            match part {
+                Part::Text(text) => content.push_str(&text),
+                Part::Thinking(text) => reasoning.push_str(&text),
+                Part::ToolCall(call) => {
+                    let arguments = call.arguments_json().to_owned();
+                    tool_calls.push(json!({
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": arguments},
+                    }));
+                }
+            }
+        }
         let mut message = Map::new();
         message.insert("role".into(), "assistant".into());
-        let content = std::mem::take(&mut self.content);
         message.insert(
             "content".into(),
             if content.is_empty() && !tool_calls.is_empty() {
@@ -68,9 +57,8 @@ impl CompletionWriter {
             },
         );
         message.insert("refusal".into(), Value::Null);
-        let reasoning_tokens = estimate::output_tokens(&self.reasoning).min(usage.output_tokens);
-        if !self.reasoning.is_empty() {
-            let reasoning = std::mem::take(&mut self.reasoning);
+        let reasoning_tokens = estimate::output_tokens(&reasoning).min(usage.output_tokens);
+        if !reasoning.is_empty() {
             message.insert("reasoning_content".into(), Value::String(reasoning));
         }
         if !tool_calls.is_empty() {
@@ -99,65 +87,20 @@ impl CompletionWriter {
     }
 }
 
-/// The call's arguments, as the JSON object text clients parse. The response assembler
-/// promises an object; if it is broken anyway (a truncated upstream stream), the client gets
-/// `{}` and a log line rather than text its JSON parser throws on.
-fn tool_arguments(id: &str, arguments: String) -> String {
-    if arguments.trim().is_empty() {
-        return "{}".to_owned();
-    }
-    match serde_json::from_str::<Value>(&arguments) {
-        Ok(Value::Object(_)) => arguments,
-        _ => {
-            log::warn!(
-                "tool call {id}: arguments are not a JSON object ({} bytes); sending {{}}",
-                arguments.len()
-            );
-            "{}".to_owned()
-        }
-    }
-}
-
 impl ResponseWriter for CompletionWriter {
     fn content_type(&self) -> &'static str {
         "application/json"
     }
 
     fn write(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        match event {
-            StreamEvent::Start | StreamEvent::Ping => {}
-            StreamEvent::TextDelta(text) => self.content.push_str(text),
-            StreamEvent::ThinkingDelta(text) => self.reasoning.push_str(text),
-            StreamEvent::ToolCallStart { id, name } => {
-                self.tool_calls.push(ToolCall {
-                    id: id.clone(),
-                    name: name.clone(),
-                    arguments: String::new(),
-                });
-                self.in_tool = true;
-            }
-            StreamEvent::ToolCallDelta(fragment) => {
-                if let (true, Some(call)) = (self.in_tool, self.tool_calls.last_mut()) {
-                    call.arguments.push_str(fragment);
-                }
-            }
-            StreamEvent::ToolCallEnd => self.in_tool = false,
-            StreamEvent::Finish { stop_reason, usage } => {
-                let completion = self.completion(*stop_reason, usage);
+        match self.transcript.push(event) {
+            None => {}
+            Some(Outcome::Finished { stop_reason, usage }) => {
+                let completion = self.completion(stop_reason, &usage);
                 // `Value`'s `Display` is its compact JSON and cannot fail.
                 out.extend_from_slice(completion.to_string().as_bytes());
-                self.done = true;
             }
-            StreamEvent::Error(err) => {
-                self.content.clear();
-                self.reasoning.clear();
-                self.tool_calls.clear();
-                out.extend_from_slice(&error::body(err));
-                self.done = true;
-            }
+            Some(Outcome::Failed(err)) => out.extend_from_slice(&error::body(&err)),
         }
     }
 }
@@ -166,26 +109,11 @@ impl ResponseWriter for CompletionWriter {
 mod tests {
     use super::*;
     use crate::chat::{ErrorKind, GatewayError};
+    use crate::dialect::testing::{meta, render_document};
 
     fn render(events: &[StreamEvent]) -> Value {
-        let mut writer = CompletionWriter::new(ResponseMeta {
-            id: "abc".into(),
-            model: "claude-opus-4-8".into(),
-            input_tokens: 10,
-            created: 1_700_000_000,
-            thinking: false,
-            echo: None,
-        });
-        let mut out = Vec::new();
-        for event in events {
-            // Nothing is written before the end.
-            let before = out.len();
-            writer.write(event, &mut out);
-            if !matches!(event, StreamEvent::Finish { .. } | StreamEvent::Error(_)) {
-                assert_eq!(out.len(), before);
-            }
-        }
-        serde_json::from_slice(&out).unwrap()
+        let mut writer = CompletionWriter::new(meta());
+        serde_json::from_slice(&render_document(&mut writer, events)).unwrap()
     }
 
     fn finish(stop_reason: StopReason) -> StreamEvent {

@@ -198,6 +198,7 @@ impl ResponseWriter for SseWriter {
 mod tests {
     use super::*;
     use crate::chat::{ErrorKind, GatewayError};
+    use crate::dialect::testing::any_event;
     use serde_json::{json, Value};
 
     fn meta(include_usage: bool) -> ResponseMeta {
@@ -424,20 +425,6 @@ mod tests {
         let chunk: Value = serde_json::from_str(first.strip_prefix("data: ").unwrap()).unwrap();
         assert_eq!(chunk["model"], "we\"ird\nmodel");
         assert!(text.contains("\"finish_reason\":\"length\""));
-    }
-
-    fn any_event() -> impl proptest::strategy::Strategy<Value = StreamEvent> {
-        use proptest::prelude::*;
-        prop_oneof![
-            Just(StreamEvent::Start),
-            any::<String>().prop_map(StreamEvent::TextDelta),
-            any::<String>().prop_map(StreamEvent::ThinkingDelta),
-            (any::<String>(), any::<String>())
-                .prop_map(|(id, name)| StreamEvent::ToolCallStart { id, name }),
-            any::<String>().prop_map(StreamEvent::ToolCallDelta),
-            Just(StreamEvent::ToolCallEnd),
-            Just(StreamEvent::Ping),
-        ]
     }
 
     proptest::proptest! {

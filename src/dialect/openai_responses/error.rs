@@ -8,8 +8,7 @@
 //! other.
 
 use crate::chat::{ErrorKind, GatewayError};
-use crate::dialect::json::push_json_str;
-use crate::dialect::openai_chat::error::{error_code, error_type};
+use crate::dialect::openai_chat::error::push_error_body_with_param;
 
 /// The `code` of a response that failed after it started (`response.failed`).
 ///
@@ -26,18 +25,7 @@ pub fn failure_code(kind: ErrorKind) -> &'static str {
 /// The HTTP error body.
 pub fn body(err: &GatewayError) -> Vec<u8> {
     let mut out = Vec::with_capacity(err.message.len() + 120);
-    out.extend_from_slice(b"{\"error\":{\"message\":");
-    push_json_str(&mut out, &err.message);
-    out.extend_from_slice(b",\"type\":\"");
-    out.extend_from_slice(error_type(err.kind).as_bytes());
-    out.extend_from_slice(b"\",\"param\":");
-    match param(err) {
-        Some(param) => push_json_str(&mut out, param),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"code\":\"");
-    out.extend_from_slice(error_code(err.kind).as_bytes());
-    out.extend_from_slice(b"\"}}");
+    push_error_body_with_param(err, param(err), &mut out);
     out
 }
 

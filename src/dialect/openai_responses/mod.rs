@@ -12,7 +12,6 @@
 
 pub mod count_tokens;
 pub mod error;
-mod fields;
 mod output;
 pub mod request;
 pub mod response;

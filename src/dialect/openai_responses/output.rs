@@ -10,9 +10,10 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::error::failure_code;
 use super::tools::{parse_wire_map, WireTool};
 use super::{ECHO_RESPONSE, ECHO_TOOLS};
-use crate::chat::{estimate, ResponseMeta, Usage};
+use crate::chat::{estimate, GatewayError, ResponseMeta, StreamEvent, Usage};
 
 /// The message OpenAI gives with `context_length_exceeded`.
 pub(super) const CONTEXT_EXCEEDED_MESSAGE: &str =
@@ -169,6 +170,23 @@ impl Output {
         format!("resp_{}", self.meta.id)
     }
 
+    /// Feeds a content event (text, thinking or a piece of a tool call) to the items. `false`
+    /// for the other events, which each writer answers in its own way.
+    pub fn content(&mut self, event: &StreamEvent, events: &mut impl ItemEvents) -> bool {
+        match event {
+            StreamEvent::TextDelta(text) => self.text(text, events),
+            StreamEvent::ThinkingDelta(text) => self.thinking(text, events),
+            StreamEvent::ToolCallStart { id, name } => self.tool_start(id, name, events),
+            StreamEvent::ToolCallDelta(fragment) => self.tool_delta(fragment, events),
+            StreamEvent::ToolCallEnd => self.tool_end(events),
+            StreamEvent::Start
+            | StreamEvent::Ping
+            | StreamEvent::Finish { .. }
+            | StreamEvent::Error(_) => return false,
+        }
+        true
+    }
+
     pub fn text(&mut self, text: &str, events: &mut impl ItemEvents) {
         self.append(ItemKind::Message, text, events);
     }
@@ -304,6 +322,17 @@ impl Output {
 
     /// Identity and status only: the keep-alive `response.in_progress` carries no more, so a
     /// long silence costs a few bytes rather than the echoed tools every time.
+    /// The response object of a response that failed with `err` after it started; an item
+    /// still open stays unfinished, as the response failed in the middle of it.
+    pub fn failed_document(&self, err: &GatewayError) -> Value {
+        self.document(
+            "failed",
+            None,
+            Some(failure(failure_code(err.kind), &err.message)),
+            None,
+        )
+    }
+
     pub fn progress_document(&self) -> Value {
         json!({
             "id": self.response_id(),

@@ -12,15 +12,14 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::{
-    any, array, boolean, get, get_str, invalid, kind, number, object, require, string, unsigned,
-    wrong_type, Obj, Path, Result, ROOT,
-};
 use super::tools::{PendingTool, ToolSet};
 use super::{ECHO_RESPONSE, ECHO_TOOLS};
 use crate::chat::{
-    Block, ChatRequest, Document, GatewayError, Image, Message, Role, SessionHints, ThinkingConfig,
-    ToolChoice,
+    Block, ChatRequest, Document, Image, Message, Role, SessionHints, ThinkingConfig, ToolChoice,
+};
+use crate::dialect::fields::{
+    any, array, boolean, get, get_str, invalid, number, object, require, root_object, string,
+    unsigned, wrong_type, Obj, Path, Result, ROOT,
 };
 use crate::dialect::RequestHints;
 
@@ -30,20 +29,7 @@ const MAX_SESSION_KEY_LEN: usize = 256;
 
 /// Decodes a `POST /v1/responses` body.
 pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    let mut root = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(root)) => root,
-        Ok(other) => {
-            return Err(GatewayError::invalid(format!(
-                "the request body must be a JSON object, not {}",
-                kind(&other)
-            )))
-        }
-        Err(e) => {
-            return Err(GatewayError::invalid(format!(
-                "the request body is not valid JSON: {e}"
-            )))
-        }
-    };
+    let mut root = root_object(body)?;
     let at = &ROOT;
 
     let model = require(&mut root, at, "model", string)?;
@@ -622,7 +608,7 @@ fn parse_tool_choice(value: &Value, at: &Path, tools: &ToolSet) -> Result<ToolCh
         },
         Value::Object(obj) => Ok(match get_str(obj, at, "type")? {
             Some("function" | "custom") => {
-                let name = super::fields::require_str(obj, at, "name")?;
+                let name = crate::dialect::fields::require_str(obj, at, "name")?;
                 let namespace = get_str(obj, at, "namespace")?;
                 ToolChoice::Tool(tools.canonical(namespace, name))
             }
@@ -694,8 +680,8 @@ mod tests {
     use super::*;
     use crate::chat::{ErrorKind, Tool};
     use crate::dialect::openai_responses::store;
+    use crate::dialect::testing::captures;
     use serde_json::json;
-    use std::path::PathBuf;
 
     fn parse_json(body: &Value) -> Result<ChatRequest> {
         parse(body.to_string().as_bytes(), &RequestHints::default())
@@ -1121,29 +1107,11 @@ mod tests {
     /// The captured Codex requests (`tests/fixtures/codex.*.json`, or the directory in
     /// `KIRO_EDGE_FIXTURES`).
     fn codex_fixtures() -> Vec<(String, Value)> {
-        let dir = std::env::var_os("KIRO_EDGE_FIXTURES")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
-        let mut fixtures: Vec<(String, Value)> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|entry| {
-                let path = entry.ok()?.path();
-                let name = path.file_name()?.to_str()?.to_owned();
-                name.starts_with("codex.").then_some((name, path))
-            })
-            .map(|(name, path)| {
-                let capture: Value =
-                    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-                (name, capture["body"].clone())
-            })
+        let fixtures: Vec<_> = captures("codex.")
+            .into_iter()
+            .map(|(name, capture)| (name, capture["body"].clone()))
             .collect();
-        fixtures.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(
-            fixtures.len(),
-            3,
-            "expected the Codex captures in {}",
-            dir.display()
-        );
+        assert_eq!(fixtures.len(), 3, "expected the Codex captures");
         fixtures
     }
 

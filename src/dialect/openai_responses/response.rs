@@ -6,7 +6,6 @@
 
 use serde_json::Value;
 
-use super::error::failure_code;
 use super::output::{failure, NoEvents, Output, CONTEXT_EXCEEDED_MESSAGE};
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
 use crate::dialect::ResponseWriter;
@@ -68,28 +67,20 @@ impl ResponseWriter for JsonWriter {
         if self.document.is_some() {
             return;
         }
+        if self.output.content(event, &mut NoEvents) {
+            return;
+        }
         match event {
-            StreamEvent::Start | StreamEvent::Ping => {}
-            StreamEvent::TextDelta(text) => self.output.text(text, &mut NoEvents),
-            StreamEvent::ThinkingDelta(text) => self.output.thinking(text, &mut NoEvents),
-            StreamEvent::ToolCallStart { id, name } => {
-                self.output.tool_start(id, name, &mut NoEvents)
-            }
-            StreamEvent::ToolCallDelta(fragment) => self.output.tool_delta(fragment, &mut NoEvents),
-            StreamEvent::ToolCallEnd => self.output.tool_end(&mut NoEvents),
             StreamEvent::Finish { stop_reason, usage } => {
                 let doc = self.finish(*stop_reason, usage);
                 self.end(doc, out);
             }
             StreamEvent::Error(err) => {
-                let doc = self.output.document(
-                    "failed",
-                    None,
-                    Some(failure(failure_code(err.kind), &err.message)),
-                    None,
-                );
+                let doc = self.output.failed_document(err);
                 self.end(doc, out);
             }
+            // `Start` and `Ping` need nothing; content events went to the items above.
+            _ => {}
         }
     }
 
@@ -103,6 +94,7 @@ mod tests {
     use super::*;
     use crate::chat::{ErrorKind, GatewayError};
     use crate::dialect::openai_responses::{ECHO_RESPONSE, ECHO_TOOLS};
+    use crate::dialect::testing::render_document;
     use serde_json::json;
 
     fn render(echo: Option<Value>, events: &[StreamEvent]) -> (Value, JsonWriter) {
@@ -114,15 +106,7 @@ mod tests {
             thinking: true,
             echo,
         });
-        let mut out = Vec::new();
-        for event in events {
-            // Nothing is written before the end.
-            let before = out.len();
-            writer.write(event, &mut out);
-            if !matches!(event, StreamEvent::Finish { .. } | StreamEvent::Error(_)) {
-                assert_eq!(out.len(), before);
-            }
-        }
+        let out = render_document(&mut writer, events);
         (serde_json::from_slice(&out).unwrap(), writer)
     }
 

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::tools::{PendingTool, ToolSet};
-use super::{fields, ECHO_RESPONSE};
+use super::ECHO_RESPONSE;
 use crate::chat::{Block, Message};
+use crate::dialect::fields;
 
 /// One stored response.
 #[derive(Debug, Clone, PartialEq)]

@@ -24,7 +24,6 @@
 
 use serde_json::Value;
 
-use super::error::failure_code;
 use super::output::{
     failure, output_text, ItemEvents, ItemKind, OpenItem, Output, CONTEXT_EXCEEDED_MESSAGE,
 };
@@ -110,15 +109,10 @@ impl ResponseWriter for SseWriter {
             self.start(out);
         }
         let mut frames = Frames::new(&mut self.seq, out);
+        if self.output.content(event, &mut frames) {
+            return;
+        }
         match event {
-            StreamEvent::Start => {}
-            StreamEvent::TextDelta(text) => self.output.text(text, &mut frames),
-            StreamEvent::ThinkingDelta(text) => self.output.thinking(text, &mut frames),
-            StreamEvent::ToolCallStart { id, name } => {
-                self.output.tool_start(id, name, &mut frames)
-            }
-            StreamEvent::ToolCallDelta(fragment) => self.output.tool_delta(fragment, &mut frames),
-            StreamEvent::ToolCallEnd => self.output.tool_end(&mut frames),
             StreamEvent::Ping => {
                 frames.lifecycle("response.in_progress", &self.output.progress_document())
             }
@@ -127,17 +121,13 @@ impl ResponseWriter for SseWriter {
                 self.done = true;
             }
             StreamEvent::Error(err) => {
-                // The open item stays unfinished: the response failed in the middle of it.
-                let doc = self.output.document(
-                    "failed",
-                    None,
-                    Some(failure(failure_code(err.kind), &err.message)),
-                    None,
-                );
+                let doc = self.output.failed_document(err);
                 frames.lifecycle("response.failed", &doc);
                 self.document = Some(doc);
                 self.done = true;
             }
+            // `Start` needs nothing more; content events went to the items above.
+            _ => {}
         }
     }
 

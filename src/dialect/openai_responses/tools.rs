@@ -17,8 +17,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Map, Value};
 
-use super::fields::{get_str, invalid, require_str, wrong_type, Obj, Path, Result};
 use crate::chat::Tool;
+use crate::dialect::fields::{get_str, invalid, require_str, wrong_type, Obj, Path, Result};
 
 /// How a canonical tool name looks on the Responses wire.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -323,7 +323,7 @@ pub(super) fn empty_object_schema() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dialect::openai_responses::fields::ROOT;
+    use crate::dialect::fields::ROOT;
 
     fn set(tools: Value) -> ToolSet {
         let mut pending = Vec::new();
