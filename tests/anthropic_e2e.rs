@@ -554,3 +554,34 @@ fn oversized_conversations_get_a_clear_error_before_kiro() {
     assert!(msg.starts_with("Prompt is too long"), "{msg}");
     assert!(chat_log(&mock).is_empty());
 }
+
+#[test]
+fn compressed_request_bodies_are_accepted() {
+    use std::io::Write;
+    let (mock, gw) = setup();
+    let body = serde_json::to_vec(&ask("squeezed", false)).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&body).unwrap();
+    let gz = gz.finish().unwrap();
+    let zs = zstd::stream::encode_all(&body[..], 3).unwrap();
+    for (encoding, bytes) in [("gzip", gz), ("zstd", zs)] {
+        let resp = http(
+            gw.proc.addr,
+            "POST",
+            "/v1/messages",
+            &[("x-api-key", API_KEY), ("content-encoding", encoding)],
+            &bytes,
+        );
+        assert_eq!(resp.status, 200, "{encoding}: {}", resp.text());
+        assert_eq!(resp.json()["content"][0]["text"], "MOCK_OK: squeezed");
+    }
+    let resp = http(
+        gw.proc.addr,
+        "POST",
+        "/v1/messages",
+        &[("x-api-key", API_KEY), ("content-encoding", "gzip")],
+        b"not gzip at all",
+    );
+    assert_eq!(resp.status, 400);
+    assert_eq!(chat_log(&mock).len(), 2);
+}

@@ -93,3 +93,81 @@ pub async fn read_whole(session: &mut Session, max: usize) -> Result<Bytes, Body
     }
     Ok(buf.freeze())
 }
+
+/// Decodes a request body sent with `Content-Encoding` (gzip, deflate, zstd; Codex can compress
+/// its requests), refusing to inflate past `max` bytes so a small bomb cannot exhaust memory.
+pub fn decode(encoding: &str, raw: &[u8], max: usize) -> Result<Vec<u8>, GatewayError> {
+    use std::io::Read;
+    let encoding = encoding.trim().to_ascii_lowercase();
+    let reader: Box<dyn Read + '_> = match encoding.as_str() {
+        "" | "identity" => return Ok(raw.to_vec()),
+        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(raw)),
+        "deflate" => Box::new(flate2::read::ZlibDecoder::new(raw)),
+        "zstd" => Box::new(zstd::stream::read::Decoder::new(raw).map_err(|e| {
+            GatewayError::invalid(format!("the zstd request body cannot be read: {e}"))
+        })?),
+        other => {
+            return Err(GatewayError::invalid(format!(
+                "Content-Encoding `{other}` is not supported (use gzip, deflate, zstd or none)"
+            )))
+        }
+    };
+    let mut out = Vec::with_capacity(raw.len().saturating_mul(4).min(max));
+    reader
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            GatewayError::invalid(format!("the {encoding} request body is corrupt: {e}"))
+        })?;
+    if out.len() > max {
+        return Err(GatewayError::new(
+            ErrorKind::PayloadTooLarge,
+            format!("the request body inflates to more than {max} bytes"),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const JSON: &[u8] = br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+
+    #[test]
+    fn gzip_deflate_and_zstd_bodies_are_decoded() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(JSON).unwrap();
+        assert_eq!(
+            decode("gzip", &gz.finish().unwrap(), 1 << 20).unwrap(),
+            JSON
+        );
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(JSON).unwrap();
+        assert_eq!(
+            decode("Deflate", &z.finish().unwrap(), 1 << 20).unwrap(),
+            JSON
+        );
+        let zs = zstd::stream::encode_all(JSON, 3).unwrap();
+        assert_eq!(decode("zstd", &zs, 1 << 20).unwrap(), JSON);
+        assert_eq!(decode("identity", JSON, 1 << 20).unwrap(), JSON);
+    }
+
+    #[test]
+    fn bombs_corruption_and_unknown_encodings_are_refused() {
+        let zeros = vec![0u8; 10 << 20];
+        let bomb = zstd::stream::encode_all(&zeros[..], 19).unwrap();
+        assert!(bomb.len() < 10_000);
+        let err = decode("zstd", &bomb, 1 << 20).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::PayloadTooLarge);
+        assert_eq!(
+            decode("gzip", b"not gzip", 1 << 20).unwrap_err().kind,
+            ErrorKind::InvalidRequest
+        );
+        assert!(decode("br", JSON, 1 << 20)
+            .unwrap_err()
+            .message
+            .contains("`br`"));
+    }
+}

@@ -124,24 +124,20 @@ async fn read_body(
     session: &mut Session,
     ctx: &mut Ctx,
 ) -> Result<Option<bytes::Bytes>> {
-    if let Some(enc) = session
+    let encoding = session
         .req_header()
         .headers
         .get(http::header::CONTENT_ENCODING)
-    {
-        if !enc.as_bytes().eq_ignore_ascii_case(b"identity") {
-            let err = GatewayError::new(
-                ErrorKind::InvalidRequest,
-                format!(
-                    "Content-Encoding `{}` is not supported; send the body uncompressed",
-                    String::from_utf8_lossy(enc.as_bytes())
-                ),
-            );
-            respond::error(session, ctx.route.dialect(), &err, &ctx.request_id).await?;
-            return Ok(None);
-        }
-    }
-    match body::read_whole(session, gw.cfg.max_body_bytes).await {
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let read = body::read_whole(session, gw.cfg.max_body_bytes)
+        .await
+        .and_then(|raw| match encoding.as_deref() {
+            None => Ok(raw),
+            Some(enc) => body::decode(enc, &raw, gw.cfg.max_body_bytes)
+                .map(bytes::Bytes::from)
+                .map_err(BodyError::Client),
+        });
+    match read {
         Ok(body) => Ok(Some(body)),
         Err(BodyError::Io(e)) => Err(e),
         Err(BodyError::Client(err)) => {
