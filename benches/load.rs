@@ -14,9 +14,9 @@
 #[path = "support/body.rs"]
 mod body;
 
+use kiro_edge::dialect::openai_responses::store::ResponseStore;
 use kiro_edge::dialect::{Dialect, RequestHints};
 use kiro_edge::kiro::request::{self, with_profile_arn};
-use kiro_edge::dialect::openai_responses::store::ResponseStore;
 use kiro_edge::pipeline::{self, TranslateSettings};
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream as StdTcpStream};
@@ -44,8 +44,12 @@ USAGE: cargo bench --bench load -- [OPTIONS]
   --gw-threads T     gateway worker threads (default 1 when pinned, else 2)
   --target T         gateway | mock | both (default both)
   --perf FILE        record `perf record -g` of the gateway during its load into FILE
-  --warmup W         requests sent through the gateway before measuring (default 20)
+  --warmup W         requests sent through the gateway before measuring, up to C at once
+                     (default 20)
   --gw-log LEVEL     gateway RUST_LOG (default info, the shipped default)
+  --gw-conf LINE     an extra top-level Pingora setting for the gateway (repeatable), e.g.
+                     'upstream_keepalive_pool_size: 2048'
+  --gw-env K=V       extra environment for the gateway (repeatable), e.g. MALLOC_ARENA_MAX=2
   --wrap CMD         start the gateway under CMD (e.g. 'strace -f -o trace' or heaptrack);
                      its CPU and memory figures are then those of CMD
 
@@ -73,6 +77,8 @@ struct Args {
     warmup: usize,
     gw_log: String,
     wrap: Vec<String>,
+    gw_env: Vec<(String, String)>,
+    gw_conf: Vec<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -90,12 +96,15 @@ fn parse_args() -> Result<Args, String> {
         warmup: 20,
         gw_log: "info".into(),
         wrap: Vec::new(),
+        gw_env: Vec::new(),
+        gw_conf: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         fn num<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
-            v.parse().map_err(|_| format!("{flag}: {v:?} is not a number"))
+            v.parse()
+                .map_err(|_| format!("{flag}: {v:?} is not a number"))
         }
         match flag.as_str() {
             "--clients" => a.clients = num(&flag, value()?)?,
@@ -110,6 +119,14 @@ fn parse_args() -> Result<Args, String> {
             "--perf" => a.perf = Some(PathBuf::from(value()?)),
             "--warmup" => a.warmup = num(&flag, value()?)?,
             "--gw-log" => a.gw_log = value()?,
+            "--gw-conf" => a.gw_conf.push(value()?),
+            "--gw-env" => {
+                let kv = value()?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| format!("--gw-env {kv:?}: expected K=V"))?;
+                a.gw_env.push((k.to_owned(), v.to_owned()));
+            }
             "--wrap" => a.wrap = value()?.split_whitespace().map(String::from).collect(),
             // `cargo bench` passes `--bench` to every bench binary.
             "--bench" => {}
@@ -225,7 +242,13 @@ fn pin_self(cores: &str) {
 fn start_mock(bin: &Path, cores: Option<&str>) -> Proc {
     let addr = free_addr();
     let mut child = command(bin, cores, &[])
-        .args(["--listen", &addr.to_string(), "--fast", "--accept-token", MOCK_TOKEN])
+        .args([
+            "--listen",
+            &addr.to_string(),
+            "--fast",
+            "--accept-token",
+            MOCK_TOKEN,
+        ])
         .args(["--log-requests", "50"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -278,8 +301,9 @@ fn start_gateway(bin: &Path, mock: &Proc, dir: &Path, args: &Args, cores: Option
         .gw_threads
         .unwrap_or(if args.pin_core.is_some() { 1 } else { 2 });
     let m = mock.addr;
+    let extra: String = args.gw_conf.iter().map(|l| format!("{l}\n")).collect();
     let conf = format!(
-        "version: 1\nthreads: {threads}\npid_file: {dir}/kiro-edge.pid\nupgrade_sock: {dir}/upgrade.sock\n\
+        "version: 1\nthreads: {threads}\n{extra}pid_file: {dir}/kiro-edge.pid\nupgrade_sock: {dir}/upgrade.sock\n\
          grace_period_seconds: 1\ngraceful_shutdown_timeout_seconds: 1\nkiro_edge:\n  listen: {addr}\n  \
          api_keys: [{API_KEY}]\n  credentials_file: {creds}\n  discover_local_login: false\n  endpoints:\n    \
          chat: http://{m}/generateAssistantResponse\n    social_refresh: http://{m}/refreshToken\n    \
@@ -295,6 +319,7 @@ fn start_gateway(bin: &Path, mock: &Proc, dir: &Path, args: &Args, cores: Option
         .arg(&conf_path)
         .env("RUST_LOG", &args.gw_log)
         .env_remove("KIRO_EDGE_API_KEYS")
+        .envs(args.gw_env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -317,7 +342,12 @@ fn proc_stats(pid: u32) -> ProcStats {
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kb = |key: &str| {
         status
@@ -407,7 +437,9 @@ struct Conn {
 }
 
 async fn connect(addr: SocketAddr) -> Result<Conn, Failure> {
-    let stream = TcpStream::connect(addr).await.map_err(|_| Failure::Connect)?;
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|_| Failure::Connect)?;
     stream.set_nodelay(true).map_err(|_| Failure::Connect)?;
     Ok(Conn {
         reader: BufReader::with_capacity(64 * 1024, stream),
@@ -424,7 +456,13 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
         .await
         .map_err(|_| Failure::Io)?;
     let mut line = String::new();
-    if conn.reader.read_line(&mut line).await.map_err(|_| Failure::Io)? == 0 {
+    if conn
+        .reader
+        .read_line(&mut line)
+        .await
+        .map_err(|_| Failure::Io)?
+        == 0
+    {
         return Err(Failure::Io);
     }
     let ttfb = start.elapsed();
@@ -436,7 +474,13 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
     let (mut chunked, mut length) = (false, None);
     loop {
         line.clear();
-        if conn.reader.read_line(&mut line).await.map_err(|_| Failure::Io)? == 0 {
+        if conn
+            .reader
+            .read_line(&mut line)
+            .await
+            .map_err(|_| Failure::Io)?
+            == 0
+        {
             return Err(Failure::Io);
         }
         let l = line.trim_end();
@@ -461,14 +505,23 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
     if chunked {
         loop {
             line.clear();
-            if conn.reader.read_line(&mut line).await.map_err(|_| Failure::Io)? == 0 {
+            if conn
+                .reader
+                .read_line(&mut line)
+                .await
+                .map_err(|_| Failure::Io)?
+                == 0
+            {
                 return Err(Failure::Incomplete);
             }
             let size = line.trim_end().split(';').next().unwrap_or("");
             let mut n = usize::from_str_radix(size, 16).map_err(|_| Failure::Io)?;
             if n == 0 {
                 line.clear();
-                conn.reader.read_line(&mut line).await.map_err(|_| Failure::Io)?;
+                conn.reader
+                    .read_line(&mut line)
+                    .await
+                    .map_err(|_| Failure::Io)?;
                 break;
             }
             first_event.get_or_insert_with(|| start.elapsed());
@@ -806,7 +859,46 @@ fn last_chat_record(mock: SocketAddr) -> serde_json::Value {
         .expect("the gateway sent a chat request to the mock")
 }
 
+/// Without `--bench` the binary runs under `cargo test --all-targets`: no processes, no load,
+/// only a check that the bodies it would send convert.
+fn smoke_test() {
+    let settings = TranslateSettings {
+        payload_budget: request::DEFAULT_PAYLOAD_BUDGET,
+        max_image_bytes: request::DEFAULT_MAX_IMAGE_BYTES,
+        ..TranslateSettings::default()
+    };
+    let store = ResponseStore::new(1, Duration::from_secs(1));
+    for kb in [2, 20, 300, 600] {
+        let body = serde_json::to_vec(&body::claude_code_body(kb * 1000, "[[mock:events 5 0]]"))
+            .expect("json");
+        assert!(
+            body.len() >= kb * 1000,
+            "{kb} KB body is {} bytes",
+            body.len()
+        );
+        assert!(
+            body.len() < kb * 1000 + 5_000,
+            "{kb} KB body is {} bytes",
+            body.len()
+        );
+        let prepared = pipeline::prepare(
+            Dialect::Anthropic,
+            &body,
+            &RequestHints::default(),
+            &settings,
+            &store,
+        )
+        .unwrap_or_else(|e| panic!("{kb} KB body: {e:?}"));
+        assert!(prepared.stream);
+    }
+    println!("load: bodies convert; run the load with `cargo bench --bench load -- --help`");
+}
+
 fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        smoke_test();
+        return;
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -869,7 +961,7 @@ fn main() {
     // Warm up: the first request refreshes the account's token; the mock's log then shows the
     // exact headers the gateway sends upstream.
     let warm = Args {
-        clients: 1,
+        clients: args.clients.min(args.warmup).max(1),
         requests: args.warmup.max(1),
         ..args.clone()
     };
@@ -940,7 +1032,14 @@ fn main() {
             addr: gw.addr,
             pid: gw.pid(),
         };
-        let r = measure(&rt, target, gw_req(), &args, mock.pid(), args.perf.as_deref());
+        let r = measure(
+            &rt,
+            target,
+            gw_req(),
+            &args,
+            mock.pid(),
+            args.perf.as_deref(),
+        );
         print_report(&r);
         reports.push(r);
     }

@@ -10,13 +10,13 @@ mod body;
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use kiro_edge::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
+use kiro_edge::dialect::openai_responses::store::ResponseStore;
 use kiro_edge::dialect::{Dialect, RequestHints};
 use kiro_edge::kiro::eventstream::{encode_event, Decoder};
 use kiro_edge::kiro::models::{self, ModelSettings};
 use kiro_edge::kiro::request::{self, with_profile_arn, BuildOptions};
 use kiro_edge::kiro::thinking::{Segment, ThinkingSplitter};
 use kiro_edge::kiro::{events, response};
-use kiro_edge::dialect::openai_responses::store::ResponseStore;
 use kiro_edge::pipeline::{self, TranslateSettings};
 use std::time::Duration;
 
@@ -51,7 +51,9 @@ fn split_randomly(bytes: &[u8], max_piece: usize, seed: u64) -> Vec<Vec<u8>> {
 fn text_event(text: &str) -> Vec<u8> {
     encode_event(
         "assistantResponseEvent",
-        serde_json::json!({ "content": text }).to_string().as_bytes(),
+        serde_json::json!({ "content": text })
+            .to_string()
+            .as_bytes(),
     )
 }
 
@@ -91,7 +93,12 @@ fn bench_decode(c: &mut Criterion) {
             group.bench_function(format!("{name}/split_1..{max_piece}"), |b| {
                 b.iter_batched(
                     // Fresh, uniquely owned chunks, like the ones Pingora hands the filter.
-                    || pieces.iter().map(|p| Bytes::copy_from_slice(p)).collect::<Vec<_>>(),
+                    || {
+                        pieces
+                            .iter()
+                            .map(|p| Bytes::copy_from_slice(p))
+                            .collect::<Vec<_>>()
+                    },
                     |chunks| {
                         let mut decoder = Decoder::new();
                         let mut frames = 0usize;
@@ -111,7 +118,12 @@ fn bench_decode(c: &mut Criterion) {
         let pieces = split_randomly(&stream, 1460, 7);
         group.bench_function(format!("{name}/split_1..1460+events"), |b| {
             b.iter_batched(
-                || pieces.iter().map(|p| Bytes::copy_from_slice(p)).collect::<Vec<_>>(),
+                || {
+                    pieces
+                        .iter()
+                        .map(|p| Bytes::copy_from_slice(p))
+                        .collect::<Vec<_>>()
+                },
                 |chunks| {
                     let mut decoder = Decoder::new();
                     let mut n = 0usize;
@@ -144,7 +156,15 @@ fn bench_request(c: &mut Criterion) {
         let body = serde_json::to_vec(&body::claude_code_body(size, "")).expect("json");
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(format!("prepare/{name}"), |b| {
-            b.iter(|| pipeline::prepare(Dialect::Anthropic, black_box(&body), &hints, &settings, &store))
+            b.iter(|| {
+                pipeline::prepare(
+                    Dialect::Anthropic,
+                    black_box(&body),
+                    &hints,
+                    &settings,
+                    &store,
+                )
+            })
         });
         group.bench_function(format!("parse/{name}"), |b| {
             b.iter(|| Dialect::Anthropic.parse_request(black_box(&body), &hints))
@@ -292,7 +312,12 @@ fn bench_translator(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(answer.len() as u64));
         group.bench_function(format!("answer_50/{}", dialect.name()), |b| {
             b.iter_batched(
-                || frames.iter().map(|f| Bytes::copy_from_slice(f)).collect::<Vec<_>>(),
+                || {
+                    frames
+                        .iter()
+                        .map(|f| Bytes::copy_from_slice(f))
+                        .collect::<Vec<_>>()
+                },
                 |chunks| {
                     let mut t = prepared.translator();
                     let mut sent = 0;

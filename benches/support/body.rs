@@ -73,7 +73,9 @@ pub fn claude_code_body(size: usize, directive: &str) -> Value {
         });
         body["tools"] = Value::Array(tools);
         if json_len(&Value::Array(tail.clone())) > quarter {
-            tail = vec![json!({"role": "user", "content": [{"type": "text", "text": "Fix the failing test in src/lib.rs, please."}]})];
+            tail = vec![
+                json!({"role": "user", "content": [{"type": "text", "text": "Fix the failing test in src/lib.rs, please."}]}),
+            ];
         }
     }
     if !directive.is_empty() {

@@ -9,6 +9,8 @@
 //! ```
 
 use bytes::{Buf, Bytes, BytesMut};
+use std::borrow::Cow;
+use std::ops::Range;
 
 /// Prelude (two lengths and their CRC) plus the trailing message CRC.
 const PRELUDE_LEN: usize = 12;
@@ -26,7 +28,7 @@ pub enum HeaderValue {
     Int(i32),
     Long(i64),
     Bytes(Bytes),
-    String(String),
+    String(Cow<'static, str>),
     /// Milliseconds since the Unix epoch.
     Timestamp(i64),
     Uuid([u8; 16]),
@@ -51,15 +53,15 @@ impl HeaderValue {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
-    pub name: String,
+    pub name: Cow<'static, str>,
     pub value: HeaderValue,
 }
 
 impl Header {
     fn string(name: &str, value: &str) -> Self {
         Header {
-            name: name.to_owned(),
-            value: HeaderValue::String(value.to_owned()),
+            name: Cow::Owned(name.to_owned()),
+            value: HeaderValue::String(Cow::Owned(value.to_owned())),
         }
     }
 }
@@ -78,7 +80,7 @@ impl Frame {
             .iter()
             .find(|h| h.name == name)
             .and_then(|h| match &h.value {
-                HeaderValue::String(s) => Some(s.as_str()),
+                HeaderValue::String(s) => Some(s.as_ref()),
                 _ => None,
             })
     }
@@ -460,7 +462,7 @@ impl Decoder {
             return Err(self.error(DecodeError::MessageCrc { expected, computed }, 0));
         }
         let headers_end = PRELUDE_LEN + headers;
-        let headers = match parse_headers(&frame.slice(PRELUDE_LEN..headers_end)) {
+        let headers = match parse_headers(&frame, PRELUDE_LEN..headers_end) {
             Ok(h) => h,
             Err(e) => return Err(self.error(DecodeError::BadHeader(e), 0)),
         };
@@ -489,9 +491,13 @@ impl Decoder {
     }
 }
 
-/// Parses a header block; `Bytes` values are zero-copy slices of `block`.
-fn parse_headers(block: &Bytes) -> Result<Vec<Header>, HeaderError> {
-    let mut headers = Vec::new();
+/// Parses the header block at `range` of `frame`; `Bytes` values are zero-copy slices of
+/// `frame`. Names and strings are read from borrowed bytes: taking a `Bytes` slice for each
+/// would cost two atomic reference-count operations per header, which dominated decoding.
+fn parse_headers(frame: &Bytes, range: Range<usize>) -> Result<Vec<Header>, HeaderError> {
+    let block = frame.get(range).ok_or(HeaderError::Truncated)?;
+    // Kiro's event frames carry three headers.
+    let mut headers = Vec::with_capacity(3);
     let mut cursor = Cursor { block, pos: 0 };
     while cursor.pos < block.len() {
         let name_len = cursor.u8()? as usize;
@@ -508,7 +514,7 @@ fn parse_headers(block: &Bytes) -> Result<Vec<Header>, HeaderError> {
             5 => HeaderValue::Long(i64::from_be_bytes(cursor.array()?)),
             6 => {
                 let len = u16::from_be_bytes(cursor.array()?) as usize;
-                HeaderValue::Bytes(cursor.take(len)?)
+                HeaderValue::Bytes(frame.slice_ref(cursor.take(len)?))
             }
             7 => {
                 let len = u16::from_be_bytes(cursor.array()?) as usize;
@@ -525,17 +531,17 @@ fn parse_headers(block: &Bytes) -> Result<Vec<Header>, HeaderError> {
 
 /// A bounds-checked reader over a header block.
 struct Cursor<'a> {
-    block: &'a Bytes,
+    block: &'a [u8],
     pos: usize,
 }
 
-impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> Result<Bytes, HeaderError> {
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], HeaderError> {
         let end = self.pos.checked_add(n).ok_or(HeaderError::Truncated)?;
-        if end > self.block.len() {
-            return Err(HeaderError::Truncated);
-        }
-        let out = self.block.slice(self.pos..end);
+        let out = self
+            .block
+            .get(self.pos..end)
+            .ok_or(HeaderError::Truncated)?;
         self.pos = end;
         Ok(out)
     }
@@ -557,8 +563,33 @@ impl Cursor<'_> {
     }
 }
 
-fn utf8(b: Bytes) -> Result<String, HeaderError> {
-    String::from_utf8(b.to_vec()).map_err(|_| HeaderError::InvalidUtf8)
+/// Header names and string values Kiro puts on every frame: decoding them allocates nothing.
+const KNOWN_STRINGS: [&str; 16] = [
+    ":message-type",
+    ":event-type",
+    ":content-type",
+    "event",
+    "application/json",
+    "assistantResponseEvent",
+    "toolUseEvent",
+    "contextUsageEvent",
+    "meteringEvent",
+    "metadataEvent",
+    "reasoningContentEvent",
+    ":exception-type",
+    "exception",
+    ":error-code",
+    ":error-message",
+    "error",
+];
+
+fn utf8(b: &[u8]) -> Result<Cow<'static, str>, HeaderError> {
+    if let Some(known) = KNOWN_STRINGS.iter().find(|k| k.as_bytes() == b) {
+        return Ok(Cow::Borrowed(known));
+    }
+    std::str::from_utf8(b)
+        .map(|s| Cow::Owned(s.to_owned()))
+        .map_err(|_| HeaderError::InvalidUtf8)
 }
 
 #[cfg(test)]
@@ -619,6 +650,29 @@ mod tests {
         for (i, (got, want)) in encoded_vectors().iter().zip(VECTORS).enumerate() {
             assert_eq!(got, &unhex(want), "vector {}", i + 1);
         }
+    }
+
+    #[test]
+    fn known_header_strings_are_not_allocated() {
+        let mut decoder = Decoder::new();
+        decoder
+            .feed(&encode_event("assistantResponseEvent", b"{}"))
+            .unwrap();
+        decoder.feed(&encode_event("brandNewEvent", b"{}")).unwrap();
+        let known = decoder.next_frame().unwrap().unwrap();
+        for h in &known.headers {
+            assert!(matches!(h.name, Cow::Borrowed(_)), "{h:?}");
+            assert!(
+                matches!(h.value, HeaderValue::String(Cow::Borrowed(_))),
+                "{h:?}"
+            );
+        }
+        let unknown = decoder.next_frame().unwrap().unwrap();
+        assert_eq!(unknown.header_str(":event-type"), Some("brandNewEvent"));
+        assert!(unknown.headers.iter().any(|h| matches!(
+            &h.value,
+            HeaderValue::String(Cow::Owned(s)) if s == "brandNewEvent"
+        )));
     }
 
     #[test]
