@@ -101,10 +101,14 @@ pub fn response_filter(
         // connection, so its next request goes to the new process instead of hitting a close.
         session.set_keepalive(None);
     }
-    let Some(prepared) = ctx.prepared.as_ref() else {
+    let Some(prepared) = ctx.prepared.as_mut() else {
         return Ok(());
     };
     let status = resp.status.as_u16();
+    if status == 200 {
+        prepared.kiro.body = Vec::new();
+    }
+    let prepared = &**prepared;
     let mut head;
     if status == 200 {
         let translator = prepared.translator();
@@ -117,6 +121,10 @@ pub fn response_filter(
             ctx.stream_guard = Some(GaugeGuard::new(&metrics::ACTIVE_STREAMS));
         }
         ctx.response = ResponseMode::Translate(Box::new(translator));
+        // No retry is possible once the client's head is written: the converted bodies kept
+        // for retries (hundreds of KB for a long conversation) can go now, not at the end of a
+        // minutes-long stream. The copy Pingora is still sending is its own reference.
+        ctx.upstream_body = Bytes::new();
     } else {
         let err = classify(status, b"").to_client();
         head = ResponseHeader::build(err.status(), Some(6))?;
