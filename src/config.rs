@@ -127,6 +127,8 @@ pub struct FileLimits {
     pub max_body_bytes: Option<usize>,
     pub payload_budget_bytes: Option<usize>,
     pub max_image_bytes: Option<usize>,
+    pub concurrent_uploads: Option<usize>,
+    pub body_read_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -247,6 +249,10 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     pub payload_budget_bytes: usize,
     pub max_image_bytes: usize,
+    /// Request bodies read and converted at once; the others wait in the kernel's buffers.
+    pub concurrent_uploads: usize,
+    /// Longest time a client may take to send its whole request body.
+    pub body_read_timeout: Duration,
     pub model_aliases: HashMap<String, String>,
     pub model_fallback: Option<String>,
     pub refresh_ahead: Duration,
@@ -447,6 +453,8 @@ impl GatewayConfig {
             max_body_bytes,
             payload_budget_bytes: limits.payload_budget_bytes.unwrap_or(615_000),
             max_image_bytes: limits.max_image_bytes.unwrap_or(3_750_000),
+            concurrent_uploads: limits.concurrent_uploads.unwrap_or(64).max(1),
+            body_read_timeout: Duration::from_millis(limits.body_read_timeout_ms.unwrap_or(60_000)),
             model_aliases: models.aliases.unwrap_or_default(),
             // Clients that insist on their own names (gpt-5, gemini-3-pro, …) work out of the
             // box; an explicit empty `fallback` turns this off (unknown names get a 400).

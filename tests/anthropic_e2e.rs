@@ -585,3 +585,26 @@ fn compressed_request_bodies_are_accepted() {
     assert_eq!(resp.status, 400);
     assert_eq!(chat_log(&mock).len(), 2);
 }
+
+#[test]
+fn a_body_that_never_arrives_gets_a_408() {
+    use std::io::Write;
+    let mock = start_mock(&[]);
+    let gw = start_gateway(
+        &mock,
+        &json!([social_credential("a1", 3600)]),
+        "  limits:\n    body_read_timeout_ms: 400\n",
+    );
+    let mut stream = std::net::TcpStream::connect(gw.proc.addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /v1/messages HTTP/1.1\r\nhost: t\r\nx-api-key: {API_KEY}\r\ncontent-length: 5000\r\n\r\n{{\"model\""
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let resp = read_response(&mut std::io::BufReader::new(stream), false);
+    assert_eq!(resp.status, 408, "{}", resp.text());
+    assert_eq!(resp.json()["error"]["type"], "invalid_request_error");
+    assert!(chat_log(&mock).is_empty());
+}

@@ -15,6 +15,8 @@ pub enum ErrorKind {
     NotFound,
     /// 405: wrong HTTP method for the route.
     MethodNotAllowed,
+    /// 408: the client took too long to send its request body.
+    RequestTimeout,
     /// 411: the body has no Content-Length.
     LengthRequired,
     /// 413: the body or the converted request is too large.
@@ -41,6 +43,7 @@ impl ErrorKind {
             ErrorKind::Permission => 403,
             ErrorKind::NotFound => 404,
             ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::RequestTimeout => 408,
             ErrorKind::LengthRequired => 411,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::RateLimited => 429,
@@ -60,6 +63,7 @@ impl ErrorKind {
             402 | 403 => ErrorKind::Permission,
             404 => ErrorKind::NotFound,
             405 => ErrorKind::MethodNotAllowed,
+            408 => ErrorKind::RequestTimeout,
             411 => ErrorKind::LengthRequired,
             413 => ErrorKind::PayloadTooLarge,
             429 => ErrorKind::RateLimited,

@@ -15,6 +15,7 @@ pub(crate) const ALL_KINDS: [ErrorKind; 13] = [
     ErrorKind::Permission,
     ErrorKind::NotFound,
     ErrorKind::MethodNotAllowed,
+    ErrorKind::RequestTimeout,
     ErrorKind::LengthRequired,
     ErrorKind::PayloadTooLarge,
     ErrorKind::RateLimited,

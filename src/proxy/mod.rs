@@ -53,6 +53,8 @@ pub struct Gateway {
     pub(crate) resolver: resolve::Resolver,
     /// OpenAI Responses kept for `previous_response_id` and `GET /v1/responses/{id}`.
     pub(crate) responses: ResponseStore,
+    /// Slots for reading and converting request bodies (see `proxy/request.rs`).
+    pub(crate) upload_slots: tokio::sync::Semaphore,
 }
 
 impl Gateway {
@@ -71,6 +73,7 @@ impl Gateway {
             translate,
             resolver: resolve::Resolver::new(),
             responses: ResponseStore::new(cfg.responses_max_stored, cfg.responses_max_age),
+            upload_slots: tokio::sync::Semaphore::new(cfg.concurrent_uploads),
         }
     }
 }

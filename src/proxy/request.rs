@@ -7,7 +7,7 @@ use super::{auth, local, respond, Ctx, Gateway};
 use crate::chat::{ErrorKind, GatewayError};
 use crate::dialect::RequestHints;
 use crate::pipeline;
-use pingora_error::Result;
+use pingora_error::{Error, ErrorType, Result};
 use pingora_proxy::Session;
 
 /// Returns `Ok(true)` when the response was written here (no upstream).
@@ -40,6 +40,11 @@ pub async fn request_filter(gw: &Gateway, session: &mut Session, ctx: &mut Ctx) 
     match route {
         Route::Chat(dialect) => {
             let hints = request_hints(session);
+            // A burst of large uploads is read and converted a few at a time: the others wait
+            // in the kernel's socket buffers instead of each holding its body (twice) in ours.
+            let Ok(_slot) = gw.upload_slots.acquire().await else {
+                return Error::e_explain(ErrorType::InternalError, "upload slots closed");
+            };
             let body = match read_body(gw, session, ctx).await? {
                 Some(body) => body,
                 None => return Ok(true),
@@ -129,14 +134,28 @@ async fn read_body(
         .headers
         .get(http::header::CONTENT_ENCODING)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let read = body::read_whole(session, gw.cfg.max_body_bytes)
-        .await
-        .and_then(|raw| match encoding.as_deref() {
-            None => Ok(raw),
-            Some(enc) => body::decode(enc, &raw, gw.cfg.max_body_bytes)
-                .map(bytes::Bytes::from)
-                .map_err(BodyError::Client),
-        });
+    let deadline = gw.cfg.body_read_timeout;
+    let read = match tokio::time::timeout(
+        deadline,
+        body::read_whole(session, gw.cfg.max_body_bytes),
+    )
+    .await
+    {
+        Ok(read) => read,
+        Err(_) => Err(BodyError::Client(GatewayError::new(
+            ErrorKind::RequestTimeout,
+            format!(
+                "the request body did not arrive within {} s",
+                deadline.as_secs()
+            ),
+        ))),
+    }
+    .and_then(|raw| match encoding.as_deref() {
+        None => Ok(raw),
+        Some(enc) => body::decode(enc, &raw, gw.cfg.max_body_bytes)
+            .map(bytes::Bytes::from)
+            .map_err(BodyError::Client),
+    });
     match read {
         Ok(body) => Ok(Some(body)),
         Err(BodyError::Io(e)) => Err(e),

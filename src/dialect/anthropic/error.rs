@@ -11,9 +11,10 @@ use crate::dialect::json::push_json_str;
 /// The `error.type` the Anthropic SDKs expect for `kind`.
 pub fn error_type(kind: ErrorKind) -> &'static str {
     match kind {
-        ErrorKind::InvalidRequest | ErrorKind::MethodNotAllowed | ErrorKind::LengthRequired => {
-            "invalid_request_error"
-        }
+        ErrorKind::InvalidRequest
+        | ErrorKind::MethodNotAllowed
+        | ErrorKind::LengthRequired
+        | ErrorKind::RequestTimeout => "invalid_request_error",
         ErrorKind::Authentication => "authentication_error",
         ErrorKind::Permission => "permission_error",
         ErrorKind::NotFound => "not_found_error",

@@ -14,6 +14,7 @@ pub fn status_name(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest
         | ErrorKind::MethodNotAllowed
         | ErrorKind::LengthRequired
+        | ErrorKind::RequestTimeout
         | ErrorKind::PayloadTooLarge => "INVALID_ARGUMENT",
         ErrorKind::Authentication => "UNAUTHENTICATED",
         ErrorKind::Permission => "PERMISSION_DENIED",

@@ -15,6 +15,7 @@ pub fn error_type(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest
         | ErrorKind::MethodNotAllowed
         | ErrorKind::LengthRequired
+        | ErrorKind::RequestTimeout
         | ErrorKind::PayloadTooLarge => "invalid_request_error",
         ErrorKind::Authentication => "authentication_error",
         ErrorKind::Permission => "permission_error",
@@ -31,6 +32,7 @@ pub fn error_code(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidRequest => "invalid_value",
         ErrorKind::MethodNotAllowed => "method_not_allowed",
         ErrorKind::LengthRequired => "length_required",
+        ErrorKind::RequestTimeout => "request_timeout",
         ErrorKind::PayloadTooLarge => "request_too_large",
         ErrorKind::Authentication => "invalid_api_key",
         ErrorKind::Permission => "permission_denied",
