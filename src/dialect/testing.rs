@@ -9,7 +9,7 @@ use super::ResponseWriter;
 use crate::chat::{ErrorKind, ResponseMeta, StreamEvent};
 
 /// Every error kind, in status order.
-pub(crate) const ALL_KINDS: [ErrorKind; 13] = [
+pub(crate) const ALL_KINDS: [ErrorKind; 14] = [
     ErrorKind::InvalidRequest,
     ErrorKind::Authentication,
     ErrorKind::Permission,
