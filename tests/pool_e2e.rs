@@ -437,7 +437,10 @@ fn min_interval_spaces_a_burst() {
     for w in times.windows(2) {
         assert!(w[1] - w[0] >= 240, "starts too close: {times:?}");
     }
-    assert!(times[4] - times[0] >= 4 * 300 - 40, "burst too short: {times:?}");
+    assert!(
+        times[4] - times[0] >= 4 * 300 - 40,
+        "burst too short: {times:?}"
+    );
 }
 
 #[test]

@@ -34,7 +34,11 @@ impl Dialect {
     }
 
     /// Decodes a request body into the canonical model.
-    pub fn parse_request(self, body: &[u8], hints: &RequestHints) -> Result<ChatRequest, GatewayError> {
+    pub fn parse_request(
+        self,
+        body: &[u8],
+        hints: &RequestHints,
+    ) -> Result<ChatRequest, GatewayError> {
         match self {
             Dialect::Anthropic => anthropic::request::parse(body, hints),
             Dialect::OpenAiChat => openai_chat::request::parse(body, hints),

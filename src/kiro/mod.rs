@@ -4,8 +4,8 @@
 
 pub mod errors;
 pub mod events;
-pub mod headers;
 pub mod eventstream;
+pub mod headers;
 pub mod models;
 pub mod normalize;
 pub mod request;

@@ -444,7 +444,10 @@ mod tests {
         let cards = catalog_for(&["claude-sonnet-4.5".to_string(), "deepseek-3.2".to_string()]);
         let ids: Vec<&str> = cards.iter().map(|c| c.id.as_str()).collect();
         assert!(ids.contains(&"claude-sonnet-4-5-20250929"), "{ids:?}");
-        assert!(ids.contains(&"claude-sonnet-4-5-20250929-thinking"), "{ids:?}");
+        assert!(
+            ids.contains(&"claude-sonnet-4-5-20250929-thinking"),
+            "{ids:?}"
+        );
         assert!(ids.contains(&"deepseek-3.2"), "{ids:?}");
         assert!(!ids.iter().any(|id| id.contains("opus")), "{ids:?}");
     }

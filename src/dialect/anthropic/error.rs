@@ -81,7 +81,7 @@ mod tests {
                 (403, "permission_error"),
                 (404, "not_found_error"),
                 (405, "invalid_request_error"),
-            (408, "invalid_request_error"),
+                (408, "invalid_request_error"),
                 (411, "invalid_request_error"),
                 (413, "request_too_large"),
                 (429, "rate_limit_error"),

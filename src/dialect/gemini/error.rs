@@ -80,7 +80,7 @@ mod tests {
                 (403, "PERMISSION_DENIED"),
                 (404, "NOT_FOUND"),
                 (405, "INVALID_ARGUMENT"),
-            (408, "INVALID_ARGUMENT"),
+                (408, "INVALID_ARGUMENT"),
                 (411, "INVALID_ARGUMENT"),
                 (413, "INVALID_ARGUMENT"),
                 (429, "RESOURCE_EXHAUSTED"),

@@ -99,7 +99,7 @@ mod tests {
                 (403, "permission_error", "permission_denied"),
                 (404, "not_found_error", "not_found"),
                 (405, "invalid_request_error", "method_not_allowed"),
-            (408, "invalid_request_error", "request_timeout"),
+                (408, "invalid_request_error", "request_timeout"),
                 (411, "invalid_request_error", "length_required"),
                 (413, "invalid_request_error", "request_too_large"),
                 (429, "rate_limit_error", "rate_limit_exceeded"),
