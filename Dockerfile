@@ -1,11 +1,12 @@
 # kiro-edge container image: a small non-root runtime with the gateway only.
 #
 #   docker build -t kiro-edge .
-#   docker run -d --name kiro-edge -p 8080:8080 \
-#     -e KIRO_EDGE_API_KEYS=change-me \
-#     -v kiro-edge-state:/var/lib/kiro-edge \
-#     -v $PWD/credentials.json:/var/lib/kiro-edge/credentials.json \
-#     kiro-edge
+#   mkdir -p kiro-state && cp credentials.json kiro-state/ && sudo chown -R 10001 kiro-state
+#   docker run -d --name kiro-edge -p 8080:8080 -p 9464:9464 \
+#     -e KIRO_EDGE_API_KEYS=change-me -v "$PWD/kiro-state:/var/lib/kiro-edge" kiro-edge
+#
+# Mount the state directory, not the credentials file: rotated tokens are written back by
+# renaming a new file over the old one.
 #
 # Configuration: /etc/kiro-edge/kiro-edge.yaml (conf/docker.yaml; mount your own over it).
 
