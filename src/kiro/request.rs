@@ -998,12 +998,12 @@ mod tests {
         }
     }
 
-    fn fixture(name: &str) -> Option<Value> {
-        let dir =
-            std::env::var("KIRO_EDGE_FIXTURES").unwrap_or_else(|_| "/work/shared/fixtures".into());
-        let raw = std::fs::read(format!("{dir}/{name}")).ok()?;
-        let file: Value = serde_json::from_slice(&raw).ok()?;
-        Some(file["body"].clone())
+    /// The `body` of a captured request in tests/fixtures.
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let file: Value = serde_json::from_slice(&raw).unwrap_or_else(|e| panic!("{path}: {e}"));
+        file["body"].clone()
     }
 
     #[test]
@@ -1013,10 +1013,7 @@ mod tests {
             "claude-code.tool.messages-stream.json",
             "claude-code.tool.messages-tool-result.json",
         ] {
-            let Some(body) = fixture(name) else {
-                eprintln!("fixture {name} not found; skipped");
-                continue;
-            };
+            let body = fixture(name);
             let req = from_anthropic(&body);
             let m = model("claude-sonnet-4.5");
             let (built, json) = build_json(&req, &BuildOptions::new(&m));
@@ -1031,15 +1028,9 @@ mod tests {
     }
 
     /// A Claude-Code-like conversation of about 600 KB: the fixture's system prompt and tools
-    /// (or stand-ins) and 150 tool round trips.
+    /// and 150 tool round trips.
     fn large_request() -> ChatRequest {
-        let mut req = fixture("claude-code.tool.messages-tool-result.json")
-            .map(|b| from_anthropic(&b))
-            .unwrap_or_else(|| ChatRequest {
-                system: vec!["You are Claude Code. ".repeat(1500)],
-                tools: (0..12).map(|i| tool(&format!("Tool{i}"))).collect(),
-                ..Default::default()
-            });
+        let mut req = from_anthropic(&fixture("claude-code.tool.messages-tool-result.json"));
         let tool_name = req
             .tools
             .first()
