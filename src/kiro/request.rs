@@ -1107,24 +1107,4 @@ mod tests {
             }
         }
     }
-
-    /// `cargo test --release --lib kiro::request::tests::build_is_fast -- --ignored`
-    #[test]
-    #[ignore = "timing; run in release"]
-    fn build_is_fast() {
-        let req = large_request();
-        let m = model("claude-sonnet-4.5");
-        let opts = BuildOptions::new(&m);
-        let mut times = Vec::new();
-        for _ in 0..50 {
-            let start = std::time::Instant::now();
-            let built = build(&req, &opts).unwrap();
-            times.push(start.elapsed());
-            assert!(!built.body.is_empty());
-        }
-        times.sort();
-        let median = times[times.len() / 2];
-        eprintln!("median build time {median:?}");
-        assert!(median < std::time::Duration::from_millis(2), "{median:?}");
-    }
 }
