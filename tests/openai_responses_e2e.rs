@@ -438,26 +438,9 @@ fn failures_after_the_start_end_the_stream_with_response_failed() {
     );
 }
 
-/// Whether the lead has wired `GET /v1/responses/{id}` yet.
-fn stored_responses_wired(gw: &Gateway) -> bool {
-    let auth = format!("Bearer {API_KEY}");
-    let resp = http(
-        gw.proc.addr,
-        "GET",
-        "/v1/responses/resp_x",
-        &[("authorization", auth.as_str())],
-        b"",
-    );
-    !resp.text().contains("not implemented yet")
-}
-
 #[test]
 fn stored_responses_get_delete_and_chain() {
     let (mock, gw) = setup();
-    if !stored_responses_wired(&gw) {
-        eprintln!("skipped: GET /v1/responses/{{id}} still answers \"not implemented yet\"");
-        return;
-    }
     let auth = format!("Bearer {API_KEY}");
     let headers = [("authorization", auth.as_str())];
     let missing = http(

@@ -525,7 +525,11 @@ fn quota_and_models_are_polled_and_shown() {
     );
     assert!(models.text().contains("claude-opus"), "{}", models.text());
     // Only the polled ListAvailableModels names this one: the list is what the pool serves.
-    assert!(models.text().contains("\"deepseek-3.2\""), "{}", models.text());
+    assert!(
+        models.text().contains("\"deepseek-3.2\""),
+        "{}",
+        models.text()
+    );
 }
 
 #[test]

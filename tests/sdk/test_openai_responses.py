@@ -7,7 +7,6 @@ retries before answering).
 
 import json
 import os
-import urllib.error
 import urllib.request
 
 import openai
@@ -52,25 +51,6 @@ def chat_log():
     log = mock("GET", "/__mock/requests")
     entries = log if isinstance(log, list) else log.get("requests", [])
     return [r for r in entries if r["path"] == "/generateAssistantResponse"]
-
-
-def stored_responses_wired():
-    """Whether the gateway serves GET /v1/responses/{id} yet (the lead wires it)."""
-    req = urllib.request.Request(
-        f"{EDGE_URL}/v1/responses/resp_probe", headers={"authorization": f"Bearer {EDGE_KEY}"}
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            body = resp.read()
-    except urllib.error.HTTPError as err:
-        body = err.read()
-    return b"not implemented yet" not in body
-
-
-needs_store = pytest.mark.skipif(
-    not stored_responses_wired(),
-    reason="GET/DELETE /v1/responses/{id} and previous_response_id are not wired yet",
-)
 
 
 @pytest.fixture(autouse=True)
@@ -222,7 +202,6 @@ def test_server_error_mid_stream_is_response_failed():
     assert events[-1].response.error.message
 
 
-@needs_store
 def test_retrieve_delete_and_chain():
     first = client().responses.create(model=MODEL, input="remember kiwi")
     fetched = client().responses.retrieve(first.id)
@@ -238,7 +217,6 @@ def test_retrieve_delete_and_chain():
         client().responses.retrieve(first.id)
 
 
-@needs_store
 def test_unknown_previous_response_is_not_found():
     with pytest.raises(openai.NotFoundError):
         client().responses.create(model=MODEL, input="hi", previous_response_id="resp_nope")
