@@ -76,26 +76,12 @@ fn a_hundred_concurrent_requests_on_an_expired_token_refresh_once() {
     let gw = start_gateway(&mock, &json!([social_credential("burst", 60)]), "");
     // The burst starts at once, racing the background service's start-up sweep: whoever
     // refreshes, the others must wait for that one refresh instead of starting their own.
-    let body = serde_json::to_vec(&json!({"model": "claude-sonnet-4-5", "max_tokens": 9,
-        "messages": [{"role": "user", "content": "hi"}]}))
-    .unwrap();
-    let addr = gw.proc.addr;
-    let handles: Vec<_> = (0..100)
-        .map(|_| {
-            let body = body.clone();
-            std::thread::spawn(move || {
-                http(
-                    addr,
-                    "POST",
-                    "/v1/messages",
-                    &[("x-api-key", API_KEY)],
-                    &body,
-                )
-                .status
-            })
-        })
-        .collect();
-    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let statuses = burst(
+        gw.proc.addr,
+        100,
+        &json!({"model": "claude-sonnet-4-5", "max_tokens": 9,
+                "messages": [{"role": "user", "content": "hi"}]}),
+    );
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(
         refreshes(&mock),

@@ -405,26 +405,7 @@ fn min_interval_spaces_a_burst() {
     let mut creds = json!([account("a")]);
     creds[0]["minIntervalMs"] = json!(300);
     let gw = start_gateway(&mock, &creds, &pool_yaml(&["max_pacing_wait_ms: 3000"]));
-    let addr = gw.proc.addr;
-    let body = serde_json::to_vec(&ask("burst")).unwrap();
-    let handles: Vec<_> = (0..5)
-        .map(|_| {
-            let body = body.clone();
-            std::thread::spawn(move || {
-                http(
-                    addr,
-                    "POST",
-                    "/v1/messages",
-                    &[("x-api-key", API_KEY)],
-                    &body,
-                )
-                .status
-            })
-        })
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().unwrap(), 200);
-    }
+    assert_eq!(burst(gw.proc.addr, 5, &ask("burst")), vec![200; 5]);
     let mut times: Vec<u64> = mock_requests(mock.addr)
         .into_iter()
         .filter(|r| r["status"] == 200)
@@ -450,25 +431,8 @@ fn max_concurrent_holds_and_overflow_moves_to_another_account() {
     creds[0]["maxConcurrent"] = json!(1);
     creds[1]["maxConcurrent"] = json!(1);
     let gw = start_gateway(&mock, &creds, &pool_yaml(&["max_pacing_wait_ms: 100"]));
-    let addr = gw.proc.addr;
     // Each answer takes 800 ms; three at once: one per account, the third finds both busy.
-    let body = serde_json::to_vec(&ask("[[mock:slow 800]] burst")).unwrap();
-    let handles: Vec<_> = (0..3)
-        .map(|_| {
-            let body = body.clone();
-            std::thread::spawn(move || {
-                http(
-                    addr,
-                    "POST",
-                    "/v1/messages",
-                    &[("x-api-key", API_KEY)],
-                    &body,
-                )
-                .status
-            })
-        })
-        .collect();
-    let mut statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let mut statuses = burst(gw.proc.addr, 3, &ask("[[mock:slow 800]] burst"));
     statuses.sort_unstable();
     assert_eq!(&statuses[..2], &[200, 200]);
     assert!(matches!(statuses[2], 429 | 503), "{statuses:?}");

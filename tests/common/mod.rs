@@ -444,3 +444,25 @@ pub fn run_pytest(file: &str, gw: &Gateway) {
     println!("{text}");
     assert!(status.success(), "pytest {file} failed:\n{text}");
 }
+
+/// Sends `n` copies of a chat body at once, each on its own connection with the test key;
+/// their statuses, in the order the requests were started.
+pub fn burst(addr: SocketAddr, n: usize, body: &serde_json::Value) -> Vec<u16> {
+    let body = serde_json::to_vec(body).unwrap();
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let body = body.clone();
+            std::thread::spawn(move || {
+                http(
+                    addr,
+                    "POST",
+                    "/v1/messages",
+                    &[("x-api-key", API_KEY)],
+                    &body,
+                )
+                .status
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}

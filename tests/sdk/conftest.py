@@ -1,10 +1,10 @@
 """Shared fixtures for the SDK tests: where the gateway and the mock run (set by the Rust
 test that starts them), and helpers to steer and inspect the mock."""
-import json
 import os
-import urllib.request
 
 import pytest
+
+import mockctl
 
 
 def _env(name):
@@ -25,33 +25,21 @@ def api_key():
 
 
 class Mock:
-    def __init__(self, url):
-        self.url = url
-
-    def _call(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"content-type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            raw = resp.read()
-            return json.loads(raw) if raw else None
+    """The mock's control API as a fixture (see mockctl.py)."""
 
     def faults(self, faults):
-        self._call("POST", "/__mock/faults", faults)
+        mockctl.call("POST", "/__mock/faults", faults)
 
     def clear(self):
-        self._call("DELETE", "/__mock/requests")
-        self._call("DELETE", "/__mock/faults")
+        mockctl.reset()
 
     def chat_requests(self):
-        log = self._call("GET", "/__mock/requests")
-        if isinstance(log, dict):
-            log = log.get("requests", [])
-        return [r for r in log if r.get("path") == "/generateAssistantResponse"]
+        return mockctl.chat_log()
 
 
 @pytest.fixture()
 def mock():
-    m = Mock(_env("KIRO_MOCK_URL"))
+    _env("KIRO_MOCK_URL")
+    m = Mock()
     m.clear()
     return m

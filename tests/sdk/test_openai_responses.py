@@ -7,14 +7,15 @@ retries before answering).
 
 import json
 import os
-import urllib.request
 
 import openai
 import pytest
 
+import mockctl
+from mockctl import call as mock, chat_log
+
 EDGE_URL = os.environ["KIRO_EDGE_URL"]
 EDGE_KEY = os.environ["KIRO_EDGE_KEY"]
-MOCK_URL = os.environ["KIRO_MOCK_URL"]
 MODEL = "claude-sonnet-4-5"
 
 # A 1x1 PNG.
@@ -38,25 +39,9 @@ def client(api_key=EDGE_KEY):
     return openai.OpenAI(base_url=f"{EDGE_URL}/v1", api_key=api_key, max_retries=0, timeout=30)
 
 
-def mock(method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(
-        f"{MOCK_URL}{path}", data=data, method=method, headers={"content-type": "application/json"}
-    )
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read() or b"null")
-
-
-def chat_log():
-    log = mock("GET", "/__mock/requests")
-    entries = log if isinstance(log, list) else log.get("requests", [])
-    return [r for r in entries if r["path"] == "/generateAssistantResponse"]
-
-
 @pytest.fixture(autouse=True)
 def clean_mock():
-    mock("DELETE", "/__mock/faults")
-    mock("DELETE", "/__mock/requests")
+    mockctl.reset()
     yield
     mock("DELETE", "/__mock/faults")
 
