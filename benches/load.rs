@@ -49,6 +49,8 @@ USAGE: cargo bench --bench load -- [OPTIONS]
   --gw-log LEVEL     gateway RUST_LOG (default info, the shipped default)
   --gw-conf LINE     an extra top-level Pingora setting for the gateway (repeatable), e.g.
                      'upstream_keepalive_pool_size: 2048'
+  --edge-conf LINE   an extra line of the gateway's `kiro_edge:` section (repeatable), e.g.
+                     'upstream: {ping_interval_ms: 0}'
   --gw-env K=V       extra environment for the gateway (repeatable), e.g. MALLOC_ARENA_MAX=2
   --wrap CMD         start the gateway under CMD (e.g. 'strace -f -o trace' or heaptrack);
                      its CPU and memory figures are then those of CMD
@@ -79,6 +81,7 @@ struct Args {
     wrap: Vec<String>,
     gw_env: Vec<(String, String)>,
     gw_conf: Vec<String>,
+    edge_conf: Vec<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -98,6 +101,7 @@ fn parse_args() -> Result<Args, String> {
         wrap: Vec::new(),
         gw_env: Vec::new(),
         gw_conf: Vec::new(),
+        edge_conf: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -120,6 +124,7 @@ fn parse_args() -> Result<Args, String> {
             "--warmup" => a.warmup = num(&flag, value()?)?,
             "--gw-log" => a.gw_log = value()?,
             "--gw-conf" => a.gw_conf.push(value()?),
+            "--edge-conf" => a.edge_conf.push(value()?),
             "--gw-env" => {
                 let kv = value()?;
                 let (k, v) = kv
@@ -302,12 +307,13 @@ fn start_gateway(bin: &Path, mock: &Proc, dir: &Path, args: &Args, cores: Option
         .unwrap_or(if args.pin_core.is_some() { 1 } else { 2 });
     let m = mock.addr;
     let extra: String = args.gw_conf.iter().map(|l| format!("{l}\n")).collect();
+    let edge: String = args.edge_conf.iter().map(|l| format!("  {l}\n")).collect();
     let conf = format!(
         "version: 1\nthreads: {threads}\n{extra}pid_file: {dir}/kiro-edge.pid\nupgrade_sock: {dir}/upgrade.sock\n\
          grace_period_seconds: 1\ngraceful_shutdown_timeout_seconds: 1\nkiro_edge:\n  listen: {addr}\n  \
          api_keys: [{API_KEY}]\n  credentials_file: {creds}\n  discover_local_login: false\n  endpoints:\n    \
          chat: http://{m}/generateAssistantResponse\n    social_refresh: http://{m}/refreshToken\n    \
-         idc_token: http://{m}/token\n",
+         idc_token: http://{m}/token\n{edge}",
         dir = dir.display(),
         creds = creds.display(),
     );

@@ -110,6 +110,7 @@ pub struct FileEndpoints {
 pub struct FileUpstream {
     pub connect_timeout_ms: Option<u64>,
     pub first_byte_timeout_ms: Option<u64>,
+    pub ping_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -245,6 +246,9 @@ pub struct GatewayConfig {
     pub connect_timeout: Duration,
     /// Longest wait for the first upstream byte, and between two upstream chunks.
     pub first_byte_timeout: Duration,
+    /// A keep-alive goes to a streaming client after this long without upstream bytes; zero
+    /// turns keep-alives (and the pulse session behind them) off.
+    pub ping_interval: Duration,
     pub retry: RetryPolicy,
     pub max_body_bytes: usize,
     pub payload_budget_bytes: usize,
@@ -413,6 +417,13 @@ impl GatewayConfig {
                 "must be at least 1".into(),
             ));
         }
+        let ping_interval = Duration::from_millis(upstream.ping_interval_ms.unwrap_or(15_000));
+        if !ping_interval.is_zero() && ping_interval < Duration::from_millis(100) {
+            return Err(bad(
+                "upstream.ping_interval_ms",
+                "must be 0 (off) or at least 100".into(),
+            ));
+        }
         let limits = f.limits.unwrap_or_default();
         let max_body_bytes = limits.max_body_bytes.unwrap_or(16 * 1024 * 1024);
         if max_body_bytes < 1024 {
@@ -449,6 +460,7 @@ impl GatewayConfig {
             first_byte_timeout: Duration::from_millis(
                 upstream.first_byte_timeout_ms.unwrap_or(180_000),
             ),
+            ping_interval,
             retry,
             max_body_bytes,
             payload_budget_bytes: limits.payload_budget_bytes.unwrap_or(615_000),
@@ -586,6 +598,21 @@ mod tests {
         let docker = include_str!("../conf/docker.yaml");
         assert!(GatewayConfig::from_yaml(docker, None).is_err());
         assert!(GatewayConfig::from_yaml(docker, Some("k")).is_ok());
+    }
+
+    #[test]
+    fn keepalives_are_on_by_default_and_bounded() {
+        let c = GatewayConfig::from_yaml("kiro_edge:\n  listen: 127.0.0.1:1\n", None).unwrap();
+        assert_eq!(c.ping_interval, Duration::from_secs(15));
+        let off = "kiro_edge:\n  upstream:\n    ping_interval_ms: 0\n";
+        assert!(GatewayConfig::from_yaml(off, None)
+            .unwrap()
+            .ping_interval
+            .is_zero());
+        let e =
+            GatewayConfig::from_yaml("kiro_edge:\n  upstream:\n    ping_interval_ms: 5\n", None)
+                .unwrap_err();
+        assert_eq!(e.key, "kiro_edge.upstream.ping_interval_ms");
     }
 
     #[test]

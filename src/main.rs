@@ -4,12 +4,13 @@
 use kiro_edge::accounts::{AccountSettings, Accounts, RefreshService, UsageService};
 use kiro_edge::config::GatewayConfig;
 use kiro_edge::metrics;
-use kiro_edge::proxy::service::{DrainService, GatewayApp};
+use kiro_edge::proxy::service::{gateway_service, DrainService};
 use kiro_edge::proxy::Gateway;
+use kiro_edge::upstream::pulse::PulseConnector;
+use pingora_core::connectors::ConnectorOptions;
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::Server;
 use pingora_core::services::background::background_service;
-use pingora_core::services::listening::Service;
 use std::process::exit;
 use std::sync::Arc;
 
@@ -76,9 +77,15 @@ fn main() {
         "usage poller",
         UsageService::new(accounts.clone(), cfg.pool.usage_poll_interval),
     );
-    let proxy =
-        pingora_proxy::http_proxy(&server.configuration, Gateway::new(cfg.clone(), accounts));
-    let mut gateway = Service::new("kiro-edge".to_string(), GatewayApp::new(proxy));
+    let connector = PulseConnector::new(
+        Some(ConnectorOptions::from_server_conf(&server.configuration)),
+        cfg.ping_interval,
+    );
+    let mut gateway = gateway_service(
+        &server.configuration,
+        Gateway::new(cfg.clone(), accounts),
+        connector,
+    );
     gateway.add_tcp(&cfg.listen.to_string());
     log::info!(
         "kiro-edge {} listening on {}",

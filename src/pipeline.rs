@@ -272,6 +272,24 @@ impl ResponseTranslator {
         Bytes::from(out)
     }
 
+    /// Something for a streaming client to hear while the upstream is silent: the dialect's
+    /// keep-alive (starting the stream first if need be). Nothing for a non-streaming client or
+    /// a finished stream.
+    pub fn keepalive(&mut self) -> Bytes {
+        if !self.stream || self.assembler.is_done() {
+            return Bytes::new();
+        }
+        let mut out = Vec::new();
+        if self.started {
+            self.events.push(StreamEvent::Ping);
+            self.drain(&mut out);
+        } else {
+            // The start carries its own ping.
+            self.ensure_started(&mut out);
+        }
+        Bytes::from(out)
+    }
+
     /// The upstream failed after the response started.
     pub fn fail(&mut self, err: GatewayError) -> Bytes {
         let mut out = Vec::new();
@@ -321,5 +339,80 @@ impl ResponseTranslator {
             }
             self.writer.write(&event, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kiro::eventstream::encode_event;
+    use std::time::Duration;
+
+    fn translator(stream: bool) -> ResponseTranslator {
+        let settings = TranslateSettings {
+            payload_budget: 600_000,
+            max_image_bytes: 3_000_000,
+            ..TranslateSettings::default()
+        };
+        let body = serde_json::json!({
+            "model": "claude-sonnet-4.5",
+            "max_tokens": 100,
+            "stream": stream,
+            "messages": [{"role": "user", "content": "hi"}],
+        });
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let store = ResponseStore::new(1, Duration::from_secs(1));
+        match prepare(
+            Dialect::Anthropic,
+            &body,
+            &RequestHints::default(),
+            &settings,
+            &store,
+        ) {
+            Ok(prepared) => prepared.translator(),
+            Err(e) => panic!("a plain request prepares: {e:?}"),
+        }
+    }
+
+    fn text(bytes: &Bytes) -> &str {
+        std::str::from_utf8(bytes).unwrap_or("<not utf-8>")
+    }
+
+    const PING: &str = "event: ping\ndata: {\"type\":\"ping\"}\n\n";
+
+    #[test]
+    fn a_keepalive_before_any_byte_starts_the_stream() {
+        let mut t = translator(true);
+        let first = t.keepalive();
+        assert!(text(&first).starts_with("event: message_start\n"));
+        assert!(text(&first).ends_with(PING));
+        // The start is not repeated when Kiro's first event arrives.
+        let event = encode_event("assistantResponseEvent", br#"{"content":"Hello"}"#);
+        let out = t.push(Bytes::from(event));
+        assert!(!text(&out).contains("message_start"));
+        assert!(text(&out).contains("Hello"));
+    }
+
+    #[test]
+    fn keepalives_are_pings_mid_stream_and_nothing_after_the_end() {
+        let mut t = translator(true);
+        let event = encode_event("assistantResponseEvent", br#"{"content":"Hello"}"#);
+        let _ = t.push(Bytes::from(event));
+        assert_eq!(text(&t.keepalive()), PING);
+        assert_eq!(text(&t.keepalive()), PING);
+        let end = t.finish();
+        assert!(text(&end).ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
+        assert!(t.keepalive().is_empty());
+    }
+
+    #[test]
+    fn a_non_streaming_answer_gets_no_keepalive() {
+        let mut t = translator(false);
+        assert!(t.keepalive().is_empty());
+        let event = encode_event("assistantResponseEvent", br#"{"content":"Hello"}"#);
+        let _ = t.push(Bytes::from(event));
+        assert!(t.keepalive().is_empty());
+        let message: serde_json::Value = serde_json::from_slice(&t.finish()).unwrap_or_default();
+        assert_eq!(message["content"][0]["text"], "Hello");
     }
 }

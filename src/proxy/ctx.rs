@@ -61,6 +61,8 @@ pub struct Ctx {
     pub error: Option<GatewayError>,
     /// When the first upstream byte arrived.
     pub first_byte: Option<Instant>,
+    /// When the client last got bytes of the response body.
+    pub last_client_bytes: Option<Instant>,
 }
 
 impl Ctx {
@@ -81,6 +83,7 @@ impl Ctx {
             response: ResponseMode::Pending,
             error: None,
             first_byte: None,
+            last_client_bytes: None,
         }
     }
 

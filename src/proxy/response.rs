@@ -7,6 +7,7 @@ use super::{Ctx, Gateway};
 use crate::accounts::{Advice, Outcome};
 use crate::kiro::errors::{classify, UpstreamError, UpstreamErrorClass};
 use crate::metrics;
+use crate::upstream::pulse;
 use bytes::Bytes;
 use pingora_error::{Error, ErrorType, Result};
 use pingora_http::ResponseHeader;
@@ -145,17 +146,24 @@ pub fn response_filter(
 }
 
 /// Translates each upstream chunk; at the end, closes the client's stream or renders the
-/// collected upstream error.
+/// collected upstream error. A pulse (upstream silence) becomes the dialect's keep-alive, and so
+/// does a long run of upstream bytes that produce nothing for the client (a tool call's input is
+/// sent whole, once complete).
 pub fn response_body_filter(
     gw: &Gateway,
     body: &mut Option<Bytes>,
     end_of_stream: bool,
     ctx: &mut Ctx,
 ) {
+    let silent = body.as_ref().is_some_and(pulse::is_pulse);
+    if silent {
+        *body = Some(Bytes::new());
+    }
     let dialect = ctx.route.dialect();
     match &mut ctx.response {
         ResponseMode::Translate(translator) => {
             let mut out = match body.take() {
+                _ if silent => translator.keepalive(),
                 Some(chunk) => translator.push(chunk),
                 None => Bytes::new(),
             };
@@ -179,6 +187,16 @@ pub fn response_body_filter(
                     joined.extend_from_slice(&tail);
                     Bytes::from(joined)
                 };
+            }
+            let ping_after = gw.cfg.ping_interval;
+            if out.is_empty() {
+                let quiet_since = ctx.last_client_bytes.or(ctx.first_byte);
+                if !ping_after.is_zero() && quiet_since.is_some_and(|t| t.elapsed() >= ping_after) {
+                    out = translator.keepalive();
+                }
+            }
+            if !out.is_empty() {
+                ctx.last_client_bytes = Some(Instant::now());
             }
             metrics::STREAMED_BYTES.inc_by(out.len() as u64);
             *body = Some(out);

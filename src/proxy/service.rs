@@ -4,7 +4,7 @@
 //! When the old process starts shutting down (SIGQUIT after the sockets went to the new process,
 //! or SIGTERM), Pingora drops every keep-alive connection as soon as its current response ends,
 //! without having said `Connection: close`. A client that reuses the connection then gets EOF
-//! before any byte. So, while shutting down, [`GatewayApp`] keeps each connection open for a
+//! before any byte. So, while shutting down, [`serve_connection`] keeps each connection open for a
 //! short while to see whether the client sends another request; if it does, that request is
 //! served (Pingora answers it with `Connection: close`), if not, the connection is closed.
 //!
@@ -14,15 +14,18 @@
 
 use super::Gateway;
 use crate::accounts::Accounts;
+use crate::upstream::pulse::PulseConnector;
 use async_trait::async_trait;
 use once_cell::sync::Lazy;
-use pingora_core::apps::{HttpServerApp, ServerApp};
+use pingora_core::apps::{HttpServerApp, HttpServerOptions};
 use pingora_core::protocols::http::ServerSession;
 use pingora_core::protocols::Stream;
+use pingora_core::server::configuration::ServerConf;
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
+use pingora_core::services::listening::Service;
 use pingora_prometheus::prometheus::{register_int_gauge, IntGauge};
-use pingora_proxy::HttpProxy;
+use pingora_proxy::{HttpProxy, ProxyServiceBuilder};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,17 +44,32 @@ pub static OPEN_CONNECTIONS: Lazy<IntGauge> = Lazy::new(|| {
     .unwrap_or_else(|e| panic!("metric registers once: {e}"))
 });
 
-/// The proxy, served over HTTP/1.1 with an upgrade-safe keep-alive loop.
-pub struct GatewayApp {
-    proxy: Arc<HttpProxy<Gateway>>,
-}
+/// The proxy, with Kiro's streams going through the [`PulseConnector`].
+pub type GatewayProxy = HttpProxy<Gateway, PulseConnector>;
 
-impl GatewayApp {
-    pub fn new(proxy: HttpProxy<Gateway>) -> Self {
-        GatewayApp {
-            proxy: Arc::new(proxy),
-        }
-    }
+/// The listening service: Pingora's proxy, served over HTTP/1.1 with an upgrade-safe keep-alive
+/// loop ([`serve_connection`]).
+///
+/// Pingora hands a connection to its custom-session handler (rather than its own HTTP loop)
+/// when `force_custom` is set; that handler gets the proxy itself, which is what lets the loop
+/// live here while the proxy keeps its custom upstream connector.
+pub fn gateway_service(
+    conf: &Arc<ServerConf>,
+    gateway: Gateway,
+    connector: PulseConnector,
+) -> Service<GatewayProxy> {
+    let mut options = HttpServerOptions::default();
+    options.force_custom = true;
+    ProxyServiceBuilder::new(conf, gateway)
+        .name("kiro-edge")
+        .custom(
+            connector,
+            Arc::new(|proxy, stream, shutdown| {
+                Box::pin(serve_connection(proxy, stream, shutdown.clone()))
+            }),
+        )
+        .server_options(options)
+        .build()
 }
 
 /// Counts a connection as open for as long as it lives.
@@ -80,38 +98,32 @@ async fn next_request_arrives(stream: &mut Stream) -> bool {
     )
 }
 
-#[async_trait]
-impl ServerApp for GatewayApp {
-    async fn process_new(
-        self: &Arc<Self>,
-        mut stream: Stream,
-        shutdown: &ShutdownWatch,
-    ) -> Option<Stream> {
-        let _open = ConnectionGuard::new();
-        let mut settings = None;
-        loop {
-            if *shutdown.borrow() && !next_request_arrives(&mut stream).await {
-                return None;
-            }
-            let mut session = ServerSession::new_http1(stream);
-            match settings.take() {
-                Some(persistent) => {
-                    pingora_core::apps::HttpPersistentSettings::apply_to_session(
-                        persistent,
-                        &mut session,
-                    );
-                }
-                None => session.set_keepalive(Some(KEEPALIVE_SECS)),
-            }
-            let reused = self.proxy.process_new_http(session, shutdown).await?;
-            let (next, persistent) = reused.consume();
-            stream = next;
-            settings = persistent;
+/// One client connection: its requests, one after another, until it closes or goes idle.
+async fn serve_connection(
+    proxy: Arc<GatewayProxy>,
+    mut stream: Stream,
+    shutdown: ShutdownWatch,
+) -> Option<Stream> {
+    let _open = ConnectionGuard::new();
+    let mut settings = None;
+    loop {
+        if *shutdown.borrow() && !next_request_arrives(&mut stream).await {
+            return None;
         }
-    }
-
-    async fn cleanup(&self) {
-        self.proxy.http_cleanup().await;
+        let mut session = ServerSession::new_http1(stream);
+        match settings.take() {
+            Some(persistent) => {
+                pingora_core::apps::HttpPersistentSettings::apply_to_session(
+                    persistent,
+                    &mut session,
+                );
+            }
+            None => session.set_keepalive(Some(KEEPALIVE_SECS)),
+        }
+        let reused = proxy.process_new_http(session, &shutdown).await?;
+        let (next, persistent) = reused.consume();
+        stream = next;
+        settings = persistent;
     }
 }
 

@@ -6,6 +6,7 @@ use crate::chat::{ErrorKind, GatewayError};
 use crate::kiro::headers::{self, ClientFingerprint};
 use crate::kiro::request::with_profile_arn;
 use crate::metrics;
+use crate::upstream::pulse;
 use bytes::Bytes;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorType, OrErr, Result};
@@ -103,6 +104,9 @@ pub async fn upstream_peer(gw: &Gateway, _s: &mut Session, ctx: &mut Ctx) -> Res
     peer.options.read_timeout = Some(gw.cfg.first_byte_timeout);
     peer.options.write_timeout = Some(Duration::from_secs(60));
     peer.options.idle_timeout = Some(Duration::from_secs(50));
+    if !gw.cfg.ping_interval.is_zero() {
+        pulse::use_pulses(&mut peer);
+    }
     Ok(Box::new(peer))
 }
 

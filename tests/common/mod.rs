@@ -159,10 +159,16 @@ pub fn start_gateway(mock: &Proc, credentials: &serde_json::Value, extra_yaml: &
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let m = mock.addr;
     let conf = format!(
-        "version: 1\nthreads: 2\npid_file: {dir}/kiro-edge.pid\nupgrade_sock: {dir}/upgrade.sock\ngrace_period_seconds: 60\ngraceful_shutdown_timeout_seconds: 5\nkiro_edge:\n  listen: {addr}\n  api_keys: [{API_KEY}]\n  credentials_file: {creds}\n  discover_local_login: false\n  endpoints:\n    chat: http://{m}/generateAssistantResponse\n    social_refresh: http://{m}/refreshToken\n    idc_token: http://{m}/token\n    usage: http://{m}/getUsageLimits\n    models: http://{m}/ListAvailableModels\n  upstream:\n    connect_timeout_ms: 2000\n    first_byte_timeout_ms: 3000\n  retry:\n    backoff_base_ms: 10\n    backoff_max_ms: 50\n{extra_yaml}",
+        "version: 1\nthreads: 2\npid_file: {dir}/kiro-edge.pid\nupgrade_sock: {dir}/upgrade.sock\ngrace_period_seconds: 60\ngraceful_shutdown_timeout_seconds: 5\nkiro_edge:\n  listen: {addr}\n  api_keys: [{API_KEY}]\n  credentials_file: {creds}\n  discover_local_login: false\n  endpoints:\n    chat: http://{m}/generateAssistantResponse\n    social_refresh: http://{m}/refreshToken\n    idc_token: http://{m}/token\n    usage: http://{m}/getUsageLimits\n    models: http://{m}/ListAvailableModels\n{upstream}  retry:\n    backoff_base_ms: 10\n    backoff_max_ms: 50\n{extra_yaml}",
         dir = dir.path().display(),
         creds = creds.display(),
+        upstream = if extra_yaml.contains("  upstream:") {
+            ""
+        } else {
+            "  upstream:\n    connect_timeout_ms: 2000\n    first_byte_timeout_ms: 3000\n"
+        },
     );
+    // A test may bring its own `upstream:` section (which replaces the short timeouts above).
     // Tests that exhaust the retries with 429s go on using the same gateway: unless a test
     // configures the pool itself, a throttled account does not rest.
     let conf = if extra_yaml.contains("  pool:") {

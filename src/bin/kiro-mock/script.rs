@@ -618,8 +618,10 @@ fn thinking_pieces(prompt: &str) -> Vec<String> {
     ]
 }
 
-/// Tool input JSON in at least three fragments, the first cut inside the first string.
+/// Tool input JSON in at least three fragments, the first cut inside the first string; long
+/// inputs come in fragments of about 32 bytes, as Kiro streams a big `Write`.
 pub fn split_json(input: &str) -> Vec<&str> {
+    const PIECE: usize = 32;
     let boundary = |mut i: usize| {
         i = i.min(input.len());
         while !input.is_char_boundary(i) {
@@ -628,8 +630,17 @@ pub fn split_json(input: &str) -> Vec<&str> {
         i
     };
     let first = boundary(input.find('"').map_or(1, |q| q + 2));
-    let second = boundary(first + (input.len() - first) / 2);
-    vec![&input[..first], &input[first..second], &input[second..]]
+    let rest = input.len() - first;
+    let count = (rest / PIECE).max(2);
+    let mut pieces = vec![&input[..first]];
+    let mut start = first;
+    for k in 1..count {
+        let end = boundary(first + rest * k / count).max(start);
+        pieces.push(&input[start..end]);
+        start = end;
+    }
+    pieces.push(&input[start..]);
+    pieces
 }
 
 /// A frame whose message CRC no longer matches: one payload byte flipped.
@@ -1012,6 +1023,10 @@ mod tests {
             assert_eq!(parts.concat(), input);
         }
         assert_eq!(split_json(r#"{"city":"Paris"}"#)[0], r#"{"c"#);
+        let long = json!({"path": "a".repeat(300)}).to_string();
+        let parts = split_json(&long);
+        assert!(parts.len() >= 9, "{}", parts.len());
+        assert_eq!(parts.concat(), long);
         assert_eq!(first_chars("ab✓d", 3), "ab✓");
     }
 }
