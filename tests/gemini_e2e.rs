@@ -329,8 +329,11 @@ fn count_tokens_and_model_list() {
         .all(|m| m["name"].as_str().unwrap().starts_with("models/")));
 }
 
+/// With keep-alives every 200 ms (which Gemini's dialect writes as nothing).
 #[test]
 fn google_genai_python_sdk() {
-    let (_mock, gw) = setup();
+    let mock = start_mock(&["--pace-ms", "2"]);
+    let extra = format!("{MODELS_YAML}{FAST_PINGS}");
+    let gw = start_gateway(&mock, &json!([social_credential("g1", 3600)]), &extra);
     run_pytest("tests/sdk/test_gemini.py", &gw);
 }

@@ -290,9 +290,11 @@ fn models_list() {
     assert!(first["id"].is_string() && first["created"].is_u64() && first["owned_by"].is_string());
 }
 
-/// The official `openai` Python SDK drives the gateway (tests/sdk/test_openai_chat.py).
+/// The official `openai` Python SDK drives the gateway (tests/sdk/test_openai_chat.py), with
+/// keep-alives every 200 ms.
 #[test]
 fn official_openai_sdk() {
-    let (_mock, gw) = setup();
+    let mock = start_mock(&["--pace-ms", "2"]);
+    let gw = start_gateway(&mock, &json!([social_credential("a1", 3600)]), FAST_PINGS);
     run_pytest("tests/sdk/test_openai_chat.py", &gw);
 }

@@ -492,9 +492,12 @@ fn stored_responses_get_delete_and_chain() {
     assert_eq!(http(gw.proc.addr, "GET", &path, &headers, b"").status, 404);
 }
 
-/// The official `openai` Python SDK drives the gateway (tests/sdk/test_openai_responses.py).
+/// The official `openai` Python SDK drives the gateway (tests/sdk/test_openai_responses.py),
+/// with keep-alives every 200 ms.
 #[test]
 fn official_openai_sdk_responses() {
-    let (_mock, gw) = setup();
+    let mock = start_mock(&["--pace-ms", "2"]);
+    let extra = format!("{ALIASES}{FAST_PINGS}");
+    let gw = start_gateway(&mock, &json!([social_credential("a1", 3600)]), &extra);
     run_pytest("tests/sdk/test_openai_responses.py", &gw);
 }

@@ -151,6 +151,11 @@ pub fn chrono_like_rfc3339(offset: i64) -> String {
 }
 
 /// Starts `kiro-edge` against `mock` with these credentials and extra `kiro_edge:` YAML lines.
+/// An `upstream:` section for `start_gateway` with keep-alives every 200 ms, so that clients
+/// meet them within a test's time.
+pub const FAST_PINGS: &str =
+    "  upstream:\n    connect_timeout_ms: 2000\n    first_byte_timeout_ms: 3000\n    ping_interval_ms: 200\n";
+
 pub fn start_gateway(mock: &Proc, credentials: &serde_json::Value, extra_yaml: &str) -> Gateway {
     let dir = TempDir::new("gw");
     let creds = dir.path().join("credentials.json");

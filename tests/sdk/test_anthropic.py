@@ -135,3 +135,14 @@ def test_errors_are_typed(gateway_url, api_key, client, mock):
                                     messages=[{"role": "user", "content": "hi"}]) as s:
             for _ in s.text_stream:
                 pass
+
+
+def test_streaming_through_silences(client, mock):
+    # Kiro silent for 0.7 s twice: the gateway pings every 200 ms meanwhile.
+    with client.messages.stream(model=MODEL, max_tokens=256,
+                                messages=[{"role": "user",
+                                           "content": "[[mock:events 3 700]]"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "tok1 tok2 tok3 "
+    assert final.stop_reason == "end_turn"

@@ -150,3 +150,10 @@ def test_upstream_rate_limit_is_a_429(client, mock):
     with pytest.raises(errors.ClientError) as info:
         list(client.models.generate_content_stream(model=MODEL, contents="busy [[mock:fault 429]]"))
     assert info.value.code == 429
+
+
+def test_streaming_through_silences(client, mock):
+    chunks = list(client.models.generate_content_stream(model=MODEL,
+                                                        contents="[[mock:events 3 700]]"))
+    assert "".join(c.text or "" for c in chunks) == "tok1 tok2 tok3 "
+    assert chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP

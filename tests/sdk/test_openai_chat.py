@@ -282,3 +282,14 @@ def test_models_list():
     models = client().models.list()
     ids = [m.id for m in models]
     assert ids and all(m.object == "model" for m in models)
+
+
+def test_streaming_through_silences():
+    # Kiro silent for 0.7 s twice: the gateway sends SSE comments every 200 ms meanwhile.
+    stream = client().chat.completions.create(
+        model=MODEL, stream=True,
+        messages=[{"role": "user", "content": "[[mock:events 3 700]]"}])
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "tok1 tok2 tok3 "
+    assert chunks[-1].choices[0].finish_reason == "stop"

@@ -205,3 +205,14 @@ def test_retrieve_delete_and_chain():
 def test_unknown_previous_response_is_not_found():
     with pytest.raises(openai.NotFoundError):
         client().responses.create(model=MODEL, input="hi", previous_response_id="resp_nope")
+
+
+def test_streaming_through_silences():
+    # Kiro silent for 0.7 s twice: the gateway sends `response.in_progress` every 200 ms.
+    with client().responses.stream(model=MODEL, input="[[mock:events 3 700]]") as stream:
+        types = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert types.count("response.in_progress") >= 4
+    assert types[-1] == "response.completed"
+    assert final.output_text == "tok1 tok2 tok3 "
+    assert final.status == "completed"
