@@ -45,6 +45,8 @@ kiro_edge:
     idc_token: http://127.0.0.1:$mock_port/token
     usage: http://127.0.0.1:$mock_port/getUsageLimits
     models: http://127.0.0.1:$mock_port/ListAvailableModels
+  upstream:
+    ping_interval_ms: 200     # so that every CLI meets keep-alives mid-answer below
 YAML
 ./target/debug/kiro-edge -c "$work/conf.yaml" > "$work/gateway.log" 2>&1 &
 gw_pid=$!
@@ -97,6 +99,10 @@ check "codex tool" "MOCK_TOOL_RESULT" "${codex[@]}" --dangerously-bypass-approva
 check "gemini-cli text (with its JSON routing call)" "MOCK_OK" "${gemini[@]}" -p "say hi"
 check "gemini-cli tool" "gemini-tool-ok" "${gemini[@]}" --yolo -m gemini-2.5-flash \
   -p 'run [[mock:tool run_shell_command {"command":"echo gemini-tool-ok"}]]'
+# Kiro silent for 0.8 s twice in each answer: the CLIs get keep-alives meanwhile.
+check "claude-code through silences" "tok1 tok2 tok3" "${claude[@]}" -p "[[mock:events 3 800]]" --model claude-sonnet-4-5
+check "codex through silences" "tok1 tok2 tok3" "${codex[@]}" "[[mock:events 3 800]]"
+check "gemini-cli through silences" "tok1 tok2 tok3" "${gemini[@]}" -m gemini-2.5-flash -p "[[mock:events 3 800]]"
 rejected=$(curl -s "http://127.0.0.1:$mock_port/__mock/requests" | grep -o '"verdict":"rejected"' | wc -l)
 if [ "$rejected" -eq 0 ]; then echo "PASS strict mock accepted every request"; else echo "FAIL $rejected request(s) rejected by the strict mock"; failed=1; fi
 exit $failed
