@@ -17,6 +17,7 @@ pub mod chat;
 pub mod config;
 pub mod dialect;
 pub mod kiro;
+pub mod memory;
 pub mod metrics;
 pub mod pipeline;
 pub mod proxy;

@@ -3,6 +3,7 @@
 
 use kiro_edge::accounts::{AccountSettings, Accounts, RefreshService, UsageService};
 use kiro_edge::config::GatewayConfig;
+use kiro_edge::memory::TrimService;
 use kiro_edge::metrics;
 use kiro_edge::proxy::service::{gateway_service, DrainService};
 use kiro_edge::proxy::Gateway;
@@ -15,7 +16,7 @@ use std::process::exit;
 use std::sync::Arc;
 
 fn main() {
-    return_large_allocations_to_the_os();
+    kiro_edge::memory::map_large_blocks();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let opt = Opt::parse_args();
 
@@ -73,6 +74,7 @@ fn main() {
         RefreshService::new(accounts.clone(), cfg.refresh_ahead),
     );
     let drain = background_service("drain", DrainService::new(accounts.clone()));
+    let trim = background_service("heap trim", TrimService);
     let usage = background_service(
         "usage poller",
         UsageService::new(accounts.clone(), cfg.pool.usage_poll_interval),
@@ -94,6 +96,7 @@ fn main() {
     );
     server.add_service(refresher);
     server.add_service(drain);
+    server.add_service(trim);
     server.add_service(usage);
     server.add_service(gateway);
     if let Some(addr) = cfg.metrics_listen {
@@ -124,21 +127,3 @@ fn account_settings(cfg: &GatewayConfig) -> AccountSettings {
         ..AccountSettings::default()
     }
 }
-
-/// Request bodies of hundreds of KB come and go with every conversation turn. glibc's default
-/// heap keeps such freed blocks (an idle gateway stayed at ~850 MB after a 1000 × 300 KB load,
-/// see BENCHMARKS.md); serving blocks of 128 KB and more from mmap returns them on free.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn return_large_allocations_to_the_os() {
-    extern "C" {
-        fn mallopt(param: i32, value: i32) -> i32;
-    }
-    const M_MMAP_THRESHOLD: i32 = -3;
-    // SAFETY: mallopt only changes allocator tuning; it is called before any thread starts.
-    unsafe {
-        mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn return_large_allocations_to_the_os() {}

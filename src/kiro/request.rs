@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -176,7 +176,7 @@ pub fn build(req: &ChatRequest, opts: &BuildOptions<'_>) -> Result<KiroRequest, 
         additional_model_request_fields,
     };
 
-    let mut out = Vec::with_capacity(estimated_size(req));
+    let mut out = crate::memory::buffer(estimated_size(req));
     serde_json::to_writer(&mut out, &body).map_err(|e| {
         GatewayError::new(
             ErrorKind::Internal,
@@ -313,7 +313,7 @@ pub fn with_profile_arn(body: &[u8], arn: Option<&str>) -> Bytes {
         return Bytes::copy_from_slice(body);
     };
     let empty_object = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
-    let mut out = BytesMut::with_capacity(body.len() + value.len() + 16);
+    let mut out = crate::memory::buffer(body.len() + value.len() + 16);
     out.extend_from_slice(head);
     out.extend_from_slice(b"\"profileArn\":");
     out.extend_from_slice(value.as_bytes());
@@ -321,7 +321,42 @@ pub fn with_profile_arn(body: &[u8], arn: Option<&str>) -> Bytes {
         out.extend_from_slice(b",");
     }
     out.extend_from_slice(rest);
-    out.freeze()
+    crate::memory::into_bytes(out)
+}
+
+/// The same body for another account: `old` (the profileArn [`with_profile_arn`] put in, if
+/// any) taken out and `new` put in. A body that does not start with the expected splice is
+/// returned unchanged, with `new` not added: it was not made by [`with_profile_arn`].
+pub fn replace_profile_arn(body: &Bytes, old: Option<&str>, new: Option<&str>) -> Bytes {
+    if old == new {
+        return body.clone();
+    }
+    let Some(old) = old else {
+        return with_profile_arn(body, new);
+    };
+    let Ok(value) = serde_json::to_string(old) else {
+        return body.clone();
+    };
+    let open = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(0);
+    let splice = format!("{{\"profileArn\":{value}");
+    let Some(after) = body
+        .get(open..)
+        .and_then(|b| b.strip_prefix(splice.as_bytes()))
+    else {
+        return body.clone();
+    };
+    // `{"profileArn":"…",REST` or `{"profileArn":"…"}`: back to `{REST` / `{}`.
+    let rest = after.strip_prefix(b",").unwrap_or(after);
+    let mut base = crate::memory::buffer(open + 1 + rest.len());
+    base.extend_from_slice(&body[..open]);
+    base.push(b'{');
+    base.extend_from_slice(rest);
+    let out = with_profile_arn(&base, new);
+    crate::memory::recycle(base);
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -918,6 +953,30 @@ mod tests {
         assert_eq!(empty["profileArn"], "a\"b");
         assert_eq!(&with_profile_arn(b"[1]", Some(arn))[..], b"[1]");
         assert_eq!(&with_profile_arn(b"", Some(arn))[..], b"");
+    }
+
+    #[test]
+    fn profile_arn_is_swapped_for_another_accounts() {
+        let (a, b) = (
+            "arn:aws:codewhisperer:us-east-1:1:profile/A",
+            "arn:b\"quoted",
+        );
+        for body in [&br#"{"conversationState":{"a":1}}"#[..], b"{}", b" \n{ }"] {
+            let plain = Bytes::copy_from_slice(body);
+            let with_a = with_profile_arn(body, Some(a));
+            let with_b = replace_profile_arn(&with_a, Some(a), Some(b));
+            assert_eq!(with_b, with_profile_arn(body, Some(b)));
+            let without = replace_profile_arn(&with_a, Some(a), None);
+            let reparsed: Value = serde_json::from_slice(&without).unwrap();
+            assert_eq!(reparsed, serde_json::from_slice::<Value>(body).unwrap());
+            assert_eq!(replace_profile_arn(&plain, None, Some(a)), with_a);
+            // Same account, or same profile: the very same bytes, not a copy.
+            let same = replace_profile_arn(&with_a, Some(a), Some(a));
+            assert_eq!(same.as_ptr(), with_a.as_ptr());
+        }
+        // Not a body it made: left alone.
+        let other = Bytes::from_static(br#"{"x":1}"#);
+        assert_eq!(replace_profile_arn(&other, Some(a), Some(b)), other);
     }
 
     /// Test-only: the text/tool_use/tool_result subset of an Anthropic request.

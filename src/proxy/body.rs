@@ -9,7 +9,8 @@
 //! test sends a >64 KiB body that is retried.
 
 use crate::chat::{ErrorKind, GatewayError};
-use bytes::{Bytes, BytesMut};
+use crate::memory;
+use bytes::Bytes;
 use pingora_error::Error;
 use pingora_proxy::Session;
 
@@ -60,7 +61,7 @@ pub async fn read_whole(session: &mut Session, max: usize) -> Result<Bytes, Body
             .map_err(BodyError::Io)?;
         session.set_close_on_response_before_downstream_finish(true);
     }
-    let mut buf = BytesMut::with_capacity(length);
+    let mut buf = memory::buffer(length);
     loop {
         if length.saturating_sub(buf.len()) <= RETRY_BUFFER {
             session.enable_retry_buffering(); // idempotent
@@ -91,7 +92,7 @@ pub async fn read_whole(session: &mut Session, max: usize) -> Result<Bytes, Body
             "the request body could not be staged for the upstream",
         )));
     }
-    Ok(buf.freeze())
+    Ok(memory::into_bytes(buf))
 }
 
 /// Decodes a request body sent with `Content-Encoding` (gzip, deflate, zstd; Codex can compress

@@ -52,8 +52,10 @@ pub struct Ctx {
     pub current: Option<(AccountId, UpstreamAuth)>,
     /// The pacing slot of the attempt in flight; released when replaced or dropped.
     pub permit: Option<Permit>,
-    /// The converted body of the attempt in flight (with this account's profileArn).
+    /// The converted body of the attempt in flight (with this account's profileArn), and that
+    /// profileArn. Retries derive their body from it.
     pub upstream_body: Bytes,
+    pub upstream_arn: Option<String>,
     /// `upstream_response_filter` rejected an attempt and planned another.
     pub retry_planned: bool,
     pub response: ResponseMode,
@@ -79,6 +81,7 @@ impl Ctx {
             current: None,
             permit: None,
             upstream_body: Bytes::new(),
+            upstream_arn: None,
             retry_planned: false,
             response: ResponseMode::Pending,
             error: None,

@@ -38,6 +38,7 @@ use crate::dialect::openai_responses::store::ResponseStore;
 use crate::pipeline::TranslateSettings;
 use async_trait::async_trait;
 use bytes::Bytes;
+use pingora_core::modules::http::HttpModules;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
@@ -85,6 +86,10 @@ impl ProxyHttp for Gateway {
     fn new_ctx(&self) -> Ctx {
         Ctx::new()
     }
+
+    /// No modules: Pingora's default is a response-compression module that is switched off but
+    /// still runs on every chunk, and event streams are not compressed.
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {}
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         request::request_filter(self, session, ctx).await

@@ -106,9 +106,6 @@ pub fn response_filter(
         return Ok(());
     };
     let status = resp.status.as_u16();
-    if status == 200 {
-        prepared.kiro.body = Vec::new();
-    }
     let prepared = &**prepared;
     let mut head;
     if status == 200 {
@@ -122,8 +119,8 @@ pub fn response_filter(
             ctx.stream_guard = Some(GaugeGuard::new(&metrics::ACTIVE_STREAMS));
         }
         ctx.response = ResponseMode::Translate(Box::new(translator));
-        // No retry is possible once the client's head is written: the converted bodies kept
-        // for retries (hundreds of KB for a long conversation) can go now, not at the end of a
+        // No retry is possible once the client's head is written: the converted body kept for
+        // retries (hundreds of KB for a long conversation) can go now, not at the end of a
         // minutes-long stream. The copy Pingora is still sending is its own reference.
         ctx.upstream_body = Bytes::new();
     } else {

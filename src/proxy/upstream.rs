@@ -4,7 +4,7 @@ use super::attempts::Verdict;
 use super::{Ctx, Gateway};
 use crate::chat::{ErrorKind, GatewayError};
 use crate::kiro::headers::{self, ClientFingerprint};
-use crate::kiro::request::with_profile_arn;
+use crate::kiro::request::{replace_profile_arn, with_profile_arn};
 use crate::metrics;
 use crate::upstream::pulse;
 use bytes::Bytes;
@@ -70,9 +70,18 @@ pub async fn upstream_peer(gw: &Gateway, _s: &mut Session, ctx: &mut Ctx) -> Res
         match auth {
             Ok(auth) => {
                 ctx.error = None;
-                if let Some(prepared) = ctx.prepared.as_ref() {
-                    ctx.upstream_body =
-                        with_profile_arn(&prepared.kiro.body, auth.profile_arn.as_deref());
+                let arn = auth.profile_arn.as_deref();
+                if let Some(prepared) = ctx.prepared.as_mut() {
+                    ctx.upstream_body = if prepared.kiro.body.is_empty() {
+                        // A retry: the previous attempt's body, with this account's profile.
+                        replace_profile_arn(&ctx.upstream_body, ctx.upstream_arn.as_deref(), arn)
+                    } else {
+                        // Only one copy of a long conversation is kept per request.
+                        let body = with_profile_arn(&prepared.kiro.body, arn);
+                        crate::memory::recycle(std::mem::take(&mut prepared.kiro.body));
+                        body
+                    };
+                    ctx.upstream_arn = arn.map(str::to_owned);
                 }
                 ctx.current = Some((attempt.account, auth));
                 break;
