@@ -48,7 +48,7 @@ USAGE: cargo bench --bench load -- [OPTIONS]
                      (default 20)
   --gw-log LEVEL     gateway RUST_LOG (default info, the shipped default)
   --gw-conf LINE     an extra top-level Pingora setting for the gateway (repeatable), e.g.
-                     'upstream_keepalive_pool_size: 2048'
+                     'upstream_keepalive_pool_size: 2048' (default 1024, as shipped)
   --edge-conf LINE   an extra line of the gateway's `kiro_edge:` section (repeatable), e.g.
                      'upstream: {ping_interval_ms: 0}'
   --gw-env K=V       extra environment for the gateway (repeatable), e.g. MALLOC_ARENA_MAX=2
@@ -306,7 +306,12 @@ fn start_gateway(bin: &Path, mock: &Proc, dir: &Path, args: &Args, cores: Option
         .gw_threads
         .unwrap_or(if args.pin_core.is_some() { 1 } else { 2 });
     let m = mock.addr;
-    let extra: String = args.gw_conf.iter().map(|l| format!("{l}\n")).collect();
+    let mut extra: String = args.gw_conf.iter().map(|l| format!("{l}\n")).collect();
+    if !extra.contains("upstream_keepalive_pool_size") {
+        // As conf/kiro-edge.yaml ships; Pingora's default of 128 would open a new upstream
+        // connection per request beyond 128 streams.
+        extra.push_str("upstream_keepalive_pool_size: 1024\n");
+    }
     let edge: String = args.edge_conf.iter().map(|l| format!("  {l}\n")).collect();
     let conf = format!(
         "version: 1\nthreads: {threads}\n{extra}pid_file: {dir}/kiro-edge.pid\nupgrade_sock: {dir}/upgrade.sock\n\

@@ -102,11 +102,10 @@ pub fn response_filter(
         // connection, so its next request goes to the new process instead of hitting a close.
         session.set_keepalive(None);
     }
-    let Some(prepared) = ctx.prepared.as_mut() else {
+    let Some(prepared) = ctx.prepared.as_deref() else {
         return Ok(());
     };
     let status = resp.status.as_u16();
-    let prepared = &**prepared;
     let mut head;
     if status == 200 {
         let translator = prepared.translator();
