@@ -235,3 +235,47 @@ fn sigterm_lets_open_streams_finish_then_exits() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `VmRSS` and `VmHWM` (peak) of a process, in KB.
+fn rss_kb(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[test]
+fn memory_is_given_back_once_idle() {
+    let mock = start_mock(&["--pace-ms", "2"]);
+    let gw = start_gateway(&mock, &json!([social_credential("a1", 3600)]), "");
+    let pid = gw.proc.child.id();
+    assert_eq!(
+        post_json(&gw, "/v1/messages", &chat(true, "warm up")).status,
+        200
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let (before, _) = rss_kb(pid);
+
+    // 40 long conversations at once: each holds its body and its conversion for a while.
+    let big = chat(true, &"long conversation ".repeat(25_000));
+    assert!(burst(gw.proc.addr, 40, &big).iter().all(|s| *s == 200));
+    let (_, peak) = rss_kb(pid);
+    let grown = peak.saturating_sub(before);
+    assert!(
+        grown > 10_000,
+        "the burst should need memory: {before} → {peak} KB"
+    );
+
+    // Idle for a moment: the pooled buffers and the heap's free pages go back to the OS.
+    std::thread::sleep(Duration::from_millis(2000));
+    let (after, _) = rss_kb(pid);
+    assert!(
+        after < before + grown / 3,
+        "idle RSS {after} KB; before the burst {before} KB, peak {peak} KB"
+    );
+}
