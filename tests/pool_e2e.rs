@@ -534,4 +534,16 @@ fn accounts_declared_in_the_config_override_and_add() {
     assert_eq!(send(&gw, "quota gone").status, 200);
     let bearers: Vec<String> = attempts(&mock).into_iter().map(|(b, _)| b).collect();
     assert_eq!(bearers, vec!["ksk_config".to_string(), bearer("b")]);
+    // The retry's body is the first attempt's, with b's profileArn put in.
+    let bodies: Vec<serde_json::Value> = mock_requests(mock.addr)
+        .into_iter()
+        .filter(|r| r["path"] == "/generateAssistantResponse")
+        .map(|r| r["body"].clone())
+        .collect();
+    assert!(bodies[0].get("profileArn").is_none(), "{}", bodies[0]);
+    assert_eq!(bodies[1]["profileArn"], ARN);
+    assert_eq!(
+        bodies[0]["conversationState"],
+        bodies[1]["conversationState"]
+    );
 }
