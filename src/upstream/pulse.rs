@@ -6,7 +6,7 @@
 //! extension point below the filters is the custom upstream connector, which this module fills
 //! with nothing custom at all: [`PulseConnector`] opens an ordinary HTTP/1.1 session through
 //! Pingora's own connector (same TLS, same connection pool) and wraps it in a [`PulseSession`]
-//! whose body read gives up after `interval` of silence and returns [`PULSE`] instead of bytes.
+//! whose body read gives up after `interval` of silence and returns a [`pulse`] instead of bytes.
 //! The proxy turns a pulse into the dialect's keep-alive in `response_body_filter` (see
 //! [`is_pulse`]); the bytes on the wire and the connection are untouched.
 //!
