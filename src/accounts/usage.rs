@@ -2,7 +2,7 @@
 //! `ListAvailableModels` (§1.5). Building the requests and reading the answers is pure;
 //! [`fetch_usage`] and [`fetch_models`] make the calls.
 //!
-//! The [Z] variant is used: no `profileArn` in the query (a real Enterprise ARN makes the
+//! The \[Z\] variant is used: no `profileArn` in the query (a real Enterprise ARN makes the
 //! legacy call fail), the `KiroIDE-0.9.2` user agent (newer versions make these endpoints
 //! demand a profile ARN), and only the `us-east-1` / `eu-central-1` hosts, with one retry on
 //! the other region after a 403.
@@ -15,7 +15,7 @@ use super::machine_id::system_version;
 use super::refresh::{expand_region, NODE_VERSION};
 use crate::upstream::{HttpClient, OutboundRequest, OutboundResponse};
 
-/// The IDE version these REST endpoints are called with ([Z] `USAGE_API_KIRO_VERSION`).
+/// The IDE version these REST endpoints are called with (\[Z\] `USAGE_API_KIRO_VERSION`).
 pub const USAGE_API_KIRO_VERSION: &str = "0.9.2";
 /// At most this many models are kept per account.
 const MAX_MODELS: usize = 256;

@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use crate::chat::{ErrorKind, GatewayError};
 
-/// How long a "suspicious activity" account rests before it is tried again ([Z] default).
+/// How long a "suspicious activity" account rests before it is tried again (\[Z\] default).
 pub const SUSPICIOUS_COOLDOWN: Duration = Duration::from_secs(30 * 60);
-/// Backoff for "too many requests" on the same account ([Z]: 1 s doubling to 8 s).
+/// Backoff for "too many requests" on the same account (\[Z\]: 1 s doubling to 8 s).
 pub const THROTTLE_BACKOFF_BASE: Duration = Duration::from_secs(1);
 pub const THROTTLE_BACKOFF_CAP: Duration = Duration::from_secs(8);
 /// `retry-after` suggested to clients when every account was throttled.

@@ -14,7 +14,7 @@ pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 64_000;
 
 const WINDOW_1M: u64 = 1_000_000;
 const WINDOW_200K: u64 = 200_000;
-/// The GPT family on Kiro ([Z] `get_context_window_size`).
+/// The GPT family on Kiro (\[Z\] `get_context_window_size`).
 const WINDOW_GPT: u64 = 272_000;
 
 /// Longer names are not model names; refuse them before any work.

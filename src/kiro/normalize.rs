@@ -372,7 +372,7 @@ enum DocumentPart<'a> {
 }
 
 /// Hands out document names Kiro accepts: letters, digits, spaces and hyphens, no extension,
-/// unique within the request ([G]; without a name Kiro answers `REQUEST_BODY_INVALID`).
+/// unique within the request (\[G\]; without a name Kiro answers `REQUEST_BODY_INVALID`).
 #[derive(Default)]
 struct DocumentNamer {
     used: HashSet<String>,
@@ -562,7 +562,7 @@ pub fn repair_orphan_tool_uses(assistant: &mut AssistantTurn<'_>, answered: &Has
         .retain(|call| answered.contains(call.tool_use_id));
 }
 
-/// Replaces images repeated in history by a short note (§2.1, [Z]): an agent that re-sends
+/// Replaces images repeated in history by a short note (§2.1, \[Z\]): an agent that re-sends
 /// the same screenshot every turn would otherwise blow the payload budget.
 pub fn dedupe_history_images(history: &mut [Turn<'_>]) {
     // Compare by length first, bytes second: hashing every image would cost more than the
@@ -797,7 +797,7 @@ pub fn empty_object_schema() -> Value {
     json!({"type": "object", "properties": {}, "required": [], "additionalProperties": true})
 }
 
-/// Reshapes a tool's JSON Schema into what Kiro accepts (§2.2 step 13, following [H]/[Z], which
+/// Reshapes a tool's JSON Schema into what Kiro accepts (§2.2 step 13, following \[H\]/\[Z\], which
 /// ship this): an object type, `properties` an object, `required` an array of strings,
 /// `additionalProperties` a bool or object (default true); top-level `oneOf`/`anyOf`/`allOf`
 /// flattened; `$schema`, numeric `exclusiveMinimum`/`exclusiveMaximum` and out-of-i32
@@ -1069,7 +1069,7 @@ pub fn response_schema_instruction(schema: &Value) -> String {
     )
 }
 
-/// Native reasoning (`additionalModelRequestFields`, §3.6, [Z] only): sent only to models known
+/// Native reasoning (`additionalModelRequestFields`, §3.6, \[Z\] only): sent only to models known
 /// to accept it, since the others answer 400. Opus 4.6 accepts it only for adaptive thinking;
 /// `xhigh` is downgraded where the upstream refuses it.
 pub fn additional_model_request_fields(

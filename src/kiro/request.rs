@@ -17,9 +17,9 @@ use super::models::ModelInfo;
 use super::normalize::{self, ToolSet, Turn, UserTurn};
 use crate::chat::{ChatRequest, ErrorKind, GatewayError, ToolChoice};
 
-/// Kiro answers a cryptic 400 above about 615 KB ([G] `config.py`).
+/// Kiro answers a cryptic 400 above about 615 KB (\[G\] `config.py`).
 pub const DEFAULT_PAYLOAD_BUDGET: usize = 615_000;
-/// Decoded bytes per image. [Z] found that a single ~700 KB base64 field trips
+/// Decoded bytes per image. \[Z\] found that a single ~700 KB base64 field trips
 /// `CONTENT_LENGTH_EXCEEDS_THRESHOLD` and keeps images under 400 000 bytes; a larger image
 /// would also eat the whole payload budget, so it is refused with a message about the image.
 pub const DEFAULT_MAX_IMAGE_BYTES: usize = 400_000;
@@ -459,7 +459,7 @@ pub struct Source<'a> {
     pub bytes: &'a str,
 }
 
-/// `{"format":"pdf","name":"document-1","source":{"bytes":…}}` ([G]).
+/// `{"format":"pdf","name":"document-1","source":{"bytes":…}}` (\[G\]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KiroDocument<'a> {
     pub format: &'static str,
@@ -484,7 +484,7 @@ pub struct KiroToolResult<'a> {
     pub content: Vec<ToolResultText<'a>>,
     /// `success` or `error`.
     pub status: &'static str,
-    /// [H] sends `isError: true` on errors and omits it otherwise.
+    /// \[H\] sends `isError: true` on errors and omits it otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_error: Option<bool>,
 }

@@ -4,7 +4,7 @@
 //! When the old process starts shutting down (SIGQUIT after the sockets went to the new process,
 //! or SIGTERM), Pingora drops every keep-alive connection as soon as its current response ends,
 //! without having said `Connection: close`. A client that reuses the connection then gets EOF
-//! before any byte. So, while shutting down, [`serve_connection`] keeps each connection open for a
+//! before any byte. So, while shutting down, `serve_connection` keeps each connection open for a
 //! short while to see whether the client sends another request; if it does, that request is
 //! served (Pingora answers it with `Connection: close`), if not, the connection is closed.
 //!
@@ -48,7 +48,7 @@ pub static OPEN_CONNECTIONS: Lazy<IntGauge> = Lazy::new(|| {
 pub type GatewayProxy = HttpProxy<Gateway, PulseConnector>;
 
 /// The listening service: Pingora's proxy, served over HTTP/1.1 with an upgrade-safe keep-alive
-/// loop ([`serve_connection`]).
+/// loop (`serve_connection`).
 ///
 /// Pingora hands a connection to its custom-session handler (rather than its own HTTP loop)
 /// when `force_custom` is set; that handler gets the proxy itself, which is what lets the loop

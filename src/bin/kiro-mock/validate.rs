@@ -11,14 +11,14 @@ use serde_json::{Map, Value};
 
 use crate::faults::body;
 
-/// Above this many body bytes Kiro answers `CONTENT_LENGTH_EXCEEDS_THRESHOLD` ([G], §2.2 #17).
+/// Above this many body bytes Kiro answers `CONTENT_LENGTH_EXCEEDS_THRESHOLD` (\[G\], §2.2 #17).
 pub const MAX_PAYLOAD_BYTES: usize = 615_000;
-/// Tool names longer than this are rejected ([G] says 64, [H]/[Z] shorten to 63).
+/// Tool names longer than this are rejected (\[G\] says 64, \[H\]/\[Z\] shorten to 63).
 pub const MAX_TOOL_NAME_CHARS: usize = 64;
 /// Tool descriptions longer than this are rejected (§2.2 #12).
 pub const MAX_TOOL_DESCRIPTION_CHARS: usize = 10_000;
 
-/// Kiro model ids accepted by the mock (§5.1: [G]'s list plus [Z]'s additions).
+/// Kiro model ids accepted by the mock (§5.1: \[G\]'s list plus \[Z\]'s additions).
 pub const KNOWN_MODELS: &[&str] = &[
     "auto",
     "claude-sonnet-4",

@@ -14,7 +14,7 @@
 //! - `custom` tools (free-form text input with an optional grammar) are dropped: Kiro tools are
 //!   JSON-Schema functions only, and answering a custom call would need a wire shape the
 //!   function-call stream does not have. The model simply does not see them.
-//! - `reasoning_effort` becomes a thinking budget (see [`thinking_for_effort`]).
+//! - `reasoning_effort` becomes a thinking budget (see `thinking_for_effort`).
 
 use serde_json::{Map, Value};
 
