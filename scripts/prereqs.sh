@@ -20,8 +20,19 @@ ensure_build_tools() {
 ensure_test_tools() {
   # The unit-file test runs `systemd-analyze verify`.
   command -v systemd-analyze >/dev/null 2>&1 || apt_install systemd
-  if ! python3 -c "import anthropic, openai, google.genai, pytest" >/dev/null 2>&1; then
-    echo "installing the Python SDKs the tests drive the gateway with…" >&2
-    python3 -m pip install -q -r tests/sdk/requirements.txt
+  # The SDK tests run `$KIRO_EDGE_PYTHON` (default python3). When python3 lacks the SDKs,
+  # they go into a virtualenv under target/: Debian's python3 refuses system-wide pip installs
+  # (PEP 668).
+  local sdk="import anthropic, openai, google.genai, pytest"
+  if [ -z "${KIRO_EDGE_PYTHON:-}" ] && ! python3 -c "$sdk" >/dev/null 2>&1; then
+    local venv=target/sdk-venv
+    if ! "$venv/bin/python" -c "$sdk" >/dev/null 2>&1; then
+      python3 -m venv --help >/dev/null 2>&1 && python3 -c "import ensurepip" >/dev/null 2>&1 \
+        || apt_install python3 python3-venv python3-pip
+      echo "installing the Python SDKs the tests drive the gateway with (in $venv)…" >&2
+      python3 -m venv "$venv"
+      "$venv/bin/python" -m pip install -q -r tests/sdk/requirements.txt
+    fi
+    export KIRO_EDGE_PYTHON="$PWD/$venv/bin/python"
   fi
 }

@@ -395,7 +395,9 @@ pub fn run_pytest(file: &str, gw: &Gateway) {
         eprintln!("KIRO_EDGE_SKIP_SDK is set: skipping {file}");
         return;
     }
-    let mut child = Command::new("python3")
+    // scripts/test.sh points this at a virtualenv when the system python3 lacks the SDKs.
+    let python = std::env::var("KIRO_EDGE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = Command::new(&python)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", file])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("KIRO_EDGE_URL", gw.url())
@@ -412,7 +414,7 @@ pub fn run_pytest(file: &str, gw: &Gateway) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("python3 must be installed (scripts/test.sh installs the SDKs)");
+        .unwrap_or_else(|e| panic!("{python}: {e} (scripts/test.sh installs Python and the SDKs)"));
     // Both pipes are read on threads, so a chatty failure cannot fill one and stall pytest.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
