@@ -78,6 +78,22 @@ pub(crate) enum Outcome {
     Failed(GatewayError),
 }
 
+impl Outcome {
+    /// Writes the end of a non-streaming answer: the dialect's `document` when the answer
+    /// finished, its `error_body` when it failed.
+    pub(crate) fn write(
+        self,
+        out: &mut Vec<u8>,
+        document: impl FnOnce(StopReason, &Usage, &mut Vec<u8>),
+        error_body: impl FnOnce(&GatewayError) -> Vec<u8>,
+    ) {
+        match self {
+            Outcome::Finished { stop_reason, usage } => document(stop_reason, &usage, out),
+            Outcome::Failed(err) => out.extend_from_slice(&error_body(&err)),
+        }
+    }
+}
+
 /// The answer so far, fed with every event of one response.
 #[derive(Debug)]
 pub(crate) struct Transcript {

@@ -18,7 +18,9 @@ pub const MAX_TOOL_NAME_CHARS: usize = 64;
 /// Tool descriptions longer than this are rejected (§2.2 #12).
 pub const MAX_TOOL_DESCRIPTION_CHARS: usize = 10_000;
 
-/// Kiro model ids accepted by the mock (§5.1: \[G\]'s list plus \[Z\]'s additions).
+/// Kiro model ids accepted by the mock (§5.1: \[G\]'s list plus \[Z\]'s additions). Kept apart
+/// from `kiro::models` on purpose: the mock stands for Kiro, so a name the gateway's table gets
+/// wrong is rejected here instead of agreeing with itself.
 pub const KNOWN_MODELS: &[&str] = &[
     "auto",
     "claude-sonnet-4",

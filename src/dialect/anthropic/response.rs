@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{error, stop_reason_name, THINKING_SIGNATURE};
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
-use crate::dialect::transcript::{Outcome, Part, Transcript};
+use crate::dialect::transcript::{Part, Transcript};
 use crate::dialect::ResponseWriter;
 
 /// Collects a whole response and renders it as one `Message` at the end.
@@ -72,14 +72,12 @@ impl ResponseWriter for MessageWriter {
     }
 
     fn write(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
-        match self.transcript.push(event) {
-            None => {}
-            Some(Outcome::Finished { stop_reason, usage }) => {
-                let message = self.message(stop_reason, &usage);
-                // `Value`'s `Display` is its compact JSON and cannot fail.
-                out.extend_from_slice(message.to_string().as_bytes());
-            }
-            Some(Outcome::Failed(err)) => out.extend_from_slice(&error::body(&err)),
+        if let Some(outcome) = self.transcript.push(event) {
+            // `Value`'s `Display` is its compact JSON and cannot fail.
+            let document = |reason, usage: &Usage, out: &mut Vec<u8>| {
+                out.extend_from_slice(self.message(reason, usage).to_string().as_bytes())
+            };
+            outcome.write(out, document, error::body);
         }
     }
 }

@@ -14,7 +14,7 @@ use super::request::Echo;
 use super::ThoughtTokens;
 use super::{error, push_chunk_head, push_chunk_tail, push_function_call_part, push_text_part};
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
-use crate::dialect::transcript::{Outcome, Part, Transcript};
+use crate::dialect::transcript::{Part, Transcript};
 
 /// Collects a whole response and renders it at the end.
 #[derive(Debug)]
@@ -79,10 +79,12 @@ impl crate::dialect::ResponseWriter for DocumentWriter {
             // After the end nothing reads the count any more, so it need not stop there.
             self.thought_tokens.add(text);
         }
-        match self.transcript.push(event) {
-            None => {}
-            Some(Outcome::Finished { stop_reason, usage }) => self.render(stop_reason, &usage, out),
-            Some(Outcome::Failed(err)) => out.extend_from_slice(&error::body(&err)),
+        if let Some(outcome) = self.transcript.push(event) {
+            outcome.write(
+                out,
+                |reason, usage, out| self.render(reason, usage, out),
+                error::body,
+            );
         }
     }
 }
