@@ -29,9 +29,10 @@ use pingora_core::protocols::{Digest, UniqueID, UniqueIDType};
 use pingora_core::upstreams::peer::{HttpPeer, Peer};
 use pingora_error::{Error, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// The marker chunk. Recognised by address, not content, so no upstream bytes can pass for it.
 static PULSE_BYTES: [u8; 1] = [0];
@@ -142,6 +143,10 @@ pub struct PulseSession {
     body_done: bool,
     last_bytes: Instant,
     next_pulse: Instant,
+    /// Armed at the next pulse or timeout and kept across reads: a read moves the real
+    /// deadline later without touching the timer, which then fires early once and is re-armed.
+    /// Resetting it on every read would cost a timer-wheel removal and insertion per event.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl PulseSession {
@@ -158,6 +163,7 @@ impl PulseSession {
             body_done: false,
             last_bytes: now,
             next_pulse: now,
+            timer: None,
         }
     }
 
@@ -238,46 +244,66 @@ impl Session for PulseSession {
         if self.body_done {
             return Ok(None);
         }
-        let give_up = self.read_timeout.map(|t| self.last_bytes + t);
-        let pulse_at = (!self.interval.is_zero()).then_some(self.next_pulse);
-        let wake = match (give_up, pulse_at) {
-            (Some(g), Some(p)) => Some(g.min(p)),
-            (g, p) => g.or(p),
-        };
-        let timer = async move {
-            match wake {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            read = self.inner.read_body_bytes() => {
-                let now = Instant::now();
-                self.last_bytes = now;
-                self.next_pulse = now + self.interval;
-                let Some(read) = read? else {
-                    // The end (a chunked body's last chunk) comes as an empty read, so that
-                    // Pingora's loop sends the filters an end-of-stream body.
-                    self.body_done = true;
-                    return Ok(Some(Bytes::new()));
-                };
-                if self.inner.is_body_done() {
-                    self.body_done = true;
+        loop {
+            let give_up = self.read_timeout.map(|t| self.last_bytes + t);
+            let pulse_at = (!self.interval.is_zero()).then_some(self.next_pulse);
+            let wake = match (give_up, pulse_at) {
+                (Some(g), Some(p)) => Some(g.min(p)),
+                (g, p) => g.or(p),
+            };
+            let timer = wake.map(|at| {
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+                if timer.deadline() > at {
+                    timer.as_mut().reset(at);
                 }
-                Ok(Some(read))
-            }
-            // Pingora's body read keeps its state across cancellation (it is raced the same way
-            // in Pingora's own HTTP/1 proxy loop), so giving up on it here loses no bytes.
-            _ = timer => {
-                if give_up.is_some_and(|g| g <= Instant::now()) {
-                    return Error::e_explain(
-                        ErrorType::ReadTimedout,
-                        format!("no upstream bytes for {:?}", self.read_timeout.unwrap_or_default()),
-                    );
+                timer
+            });
+            tokio::select! {
+                biased;
+                read = self.inner.read_body_bytes() => {
+                    let now = Instant::now();
+                    self.last_bytes = now;
+                    self.next_pulse = now + self.interval;
+                    let Some(read) = read? else {
+                        // The end (a chunked body's last chunk) comes as an empty read, so that
+                        // Pingora's loop sends the filters an end-of-stream body.
+                        self.body_done = true;
+                        return Ok(Some(Bytes::new()));
+                    };
+                    if self.inner.is_body_done() {
+                        self.body_done = true;
+                    }
+                    return Ok(Some(read));
                 }
-                self.next_pulse += self.interval;
-                Ok(Some(pulse()))
+                // Pingora's body read keeps its state across cancellation (it is raced the same
+                // way in Pingora's own HTTP/1 proxy loop), so giving up on it here loses no bytes.
+                _ = async {
+                    match timer {
+                        Some(t) => t.await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let now = Instant::now();
+                    if give_up.is_some_and(|g| g <= now) {
+                        return Error::e_explain(
+                            ErrorType::ReadTimedout,
+                            format!(
+                                "no upstream bytes for {:?}",
+                                self.read_timeout.unwrap_or_default()
+                            ),
+                        );
+                    }
+                    if pulse_at.is_some_and(|p| p <= now) {
+                        self.next_pulse += self.interval;
+                        return Ok(Some(pulse()));
+                    }
+                    // Armed before the last bytes came: wait again, for the deadline they set.
+                    if let (Some(timer), Some(at)) = (self.timer.as_mut(), wake) {
+                        timer.as_mut().reset(at);
+                    }
+                }
             }
         }
     }
@@ -502,6 +528,24 @@ mod tests {
             "{seen:?}"
         );
         assert!(s.response_finished());
+    }
+
+    #[tokio::test]
+    async fn bytes_closer_than_the_interval_bring_no_pulse() {
+        // The timer is armed once and left alone by each read: it fires early, finds bytes
+        // came since, and waits again instead of pulsing.
+        let chunks = &["a", "b", "c", "d", "e", "f", "g", "h"];
+        let (addr, server) = server(chunks, Duration::from_millis(30)).await;
+        let mut s = session(addr, Duration::from_millis(150)).await;
+        send_request(&mut s).await;
+        s.read_response_header().await.expect("header");
+        let mut seen = Vec::new();
+        while let Some(chunk) = s.read_response_body().await.expect("body") {
+            assert!(!is_pulse(&chunk), "a pulse after {seen:?}");
+            seen.push(String::from_utf8_lossy(&chunk).into_owned());
+        }
+        server.await.expect("server");
+        assert_eq!(seen.concat(), "abcdefgh");
     }
 
     #[tokio::test]
