@@ -13,6 +13,8 @@
 
 #[path = "support/body.rs"]
 mod body;
+#[path = "support/relay.rs"]
+mod relay;
 
 use kiro_edge::dialect::openai_responses::store::ResponseStore;
 use kiro_edge::dialect::{Dialect, RequestHints};
@@ -40,9 +42,16 @@ USAGE: cargo bench --bench load -- [OPTIONS]
                      short answer (default 50)
   --gap-ms G         gap between events in ms (default 0)
   --duration S       stop starting requests after S seconds, per target (default 60)
+  --ramp-ms R        spread the clients' first requests evenly over R ms, so that they
+                     arrive like independent users rather than as one wave of C; req/s is
+                     then counted over the run minus R (default: one paced answer,
+                     events x gap; 0 for fast runs)
   --pin-core K       run the gateway on core K only, the mock and this client on the others
   --gw-threads T     gateway worker threads (default 1 when pinned, else 2)
-  --target T         gateway | mock | both (default both)
+  --target T         gateway | mock | relay | both (gateway, mock) | all (gateway, relay,
+                     mock) (default both). The relay is a do-nothing Pingora proxy on the
+                     gateway's core, sent the converted Kiro request: the floor of any
+                     Pingora gateway for the same stream
   --perf FILE        record `perf record -g` of the gateway during its load into FILE
   --warmup W         requests sent through the gateway before measuring, up to C at once
                      (default 20)
@@ -72,6 +81,7 @@ struct Args {
     events: u32,
     gap_ms: u64,
     duration: Duration,
+    ramp: Option<Duration>,
     pin_core: Option<usize>,
     gw_threads: Option<usize>,
     target: String,
@@ -92,6 +102,7 @@ fn parse_args() -> Result<Args, String> {
         events: 50,
         gap_ms: 0,
         duration: Duration::from_secs(60),
+        ramp: None,
         pin_core: None,
         gw_threads: None,
         target: "both".into(),
@@ -117,6 +128,7 @@ fn parse_args() -> Result<Args, String> {
             "--events" => a.events = num(&flag, value()?)?,
             "--gap-ms" => a.gap_ms = num(&flag, value()?)?,
             "--duration" => a.duration = Duration::from_secs(num(&flag, value()?)?),
+            "--ramp-ms" => a.ramp = Some(Duration::from_millis(num(&flag, value()?)?)),
             "--pin-core" => a.pin_core = Some(num(&flag, value()?)?),
             "--gw-threads" => a.gw_threads = Some(num(&flag, value()?)?),
             "--target" => a.target = value()?,
@@ -145,8 +157,11 @@ fn parse_args() -> Result<Args, String> {
     if a.clients == 0 || a.requests == 0 {
         return Err("--clients and --requests must be positive".into());
     }
-    if !["gateway", "mock", "both"].contains(&a.target.as_str()) {
-        return Err("--target must be gateway, mock or both".into());
+    if !["gateway", "mock", "relay", "both", "all"].contains(&a.target.as_str()) {
+        return Err("--target must be gateway, mock, relay, both or all".into());
+    }
+    if a.ramp.is_none() {
+        a.ramp = Some(Duration::from_millis(u64::from(a.events) * a.gap_ms));
     }
     Ok(a)
 }
@@ -168,6 +183,11 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // The whole group: a `--wrap` command's own child (the gateway) goes too.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -228,6 +248,8 @@ fn command(binary: &Path, cores: Option<&str>, wrap: &[String]) -> Command {
     argv.push(binary.into());
     let mut c = Command::new(&argv[0]);
     c.args(&argv[1..]);
+    // Its own process group, killed as one (see `Proc`'s drop).
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
     c
 }
 
@@ -246,21 +268,33 @@ fn pin_self(cores: &str) {
 
 fn start_mock(bin: &Path, cores: Option<&str>) -> Proc {
     let addr = free_addr();
-    let mut child = command(bin, cores, &[])
-        .args([
-            "--listen",
-            &addr.to_string(),
-            "--fast",
-            "--accept-token",
-            MOCK_TOKEN,
-        ])
-        .args(["--log-requests", "50"])
+    let mut cmd = command(bin, cores, &[]);
+    cmd.args([
+        "--listen",
+        &addr.to_string(),
+        "--fast",
+        "--accept-token",
+        MOCK_TOKEN,
+    ])
+    .args(["--log-requests", "50"]);
+    spawn_listening(cmd, addr, "kiro-mock")
+}
+
+/// Starts `cmd`, quiet, and waits until it listens on `addr`.
+fn spawn_listening(mut cmd: Command, addr: SocketAddr, what: &str) -> Proc {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("spawn kiro-mock");
-    wait_for_port(addr, &mut child, "kiro-mock");
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    wait_for_port(addr, &mut child, what);
     Proc { child, addr }
+}
+
+/// The gateway's (and the relay's) worker threads.
+fn gateway_threads(args: &Args) -> usize {
+    args.gw_threads
+        .unwrap_or(if args.pin_core.is_some() { 1 } else { 2 })
 }
 
 /// RFC 3339 UTC time `offset` seconds from now.
@@ -302,9 +336,7 @@ fn start_gateway(bin: &Path, mock: &Proc, dir: &Path, args: &Args, cores: Option
     });
     std::fs::write(&creds, credential.to_string()).expect("write credentials");
     let addr = free_addr();
-    let threads = args
-        .gw_threads
-        .unwrap_or(if args.pin_core.is_some() { 1 } else { 2 });
+    let threads = gateway_threads(args);
     let m = mock.addr;
     let mut extra: String = args.gw_conf.iter().map(|l| format!("{l}\n")).collect();
     if !extra.contains("upstream_keepalive_pool_size") {
@@ -593,16 +625,18 @@ struct Outcome {
     failures: Vec<Failure>,
 }
 
-/// One client: a keep-alive connection serving requests until the budget or the deadline.
+/// One client: a keep-alive connection serving requests, from `first` on, until the budget or
+/// the deadline.
 async fn client(
     addr: SocketAddr,
     req: Arc<Request>,
     issued: Arc<AtomicUsize>,
     budget: usize,
-    deadline: Instant,
+    (first, deadline): (Instant, Instant),
     mut conn: Option<Conn>,
 ) -> Outcome {
     let mut out = Outcome::default();
+    tokio::time::sleep_until(first.into()).await;
     while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < budget {
         if conn.as_ref().is_none_or(|c| !c.reusable) {
             conn = match connect(addr).await {
@@ -630,11 +664,13 @@ async fn client(
 }
 
 struct Run {
+    /// The run's wall time minus the ramp: all clients are busy for about this long.
     wall: Duration,
     outcome: Outcome,
 }
 
-/// Opens `clients` connections, then runs them all against `addr`.
+/// Opens `clients` connections, then runs them all against `addr`, client `i` starting
+/// `i / clients` of the ramp after the first.
 async fn run_load(addr: SocketAddr, req: Arc<Request>, args: &Args) -> Run {
     let mut conns = Vec::with_capacity(args.clients);
     for _ in 0..args.clients {
@@ -643,15 +679,18 @@ async fn run_load(addr: SocketAddr, req: Arc<Request>, args: &Args) -> Run {
     let issued = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let deadline = start + args.duration;
+    let ramp = args.ramp.unwrap_or_default();
     let tasks: Vec<_> = conns
         .into_iter()
-        .map(|conn| {
+        .enumerate()
+        .map(|(i, conn)| {
+            let first = start + ramp.mul_f64(i as f64 / args.clients as f64);
             tokio::spawn(client(
                 addr,
                 req.clone(),
                 issued.clone(),
                 args.requests,
-                deadline,
+                (first, deadline),
                 conn,
             ))
         })
@@ -663,8 +702,14 @@ async fn run_load(addr: SocketAddr, req: Arc<Request>, args: &Args) -> Run {
             outcome.failures.extend(o.failures);
         }
     }
+    // The clients start one ramp apart and, busy for the same time each, end about one ramp
+    // apart too: without the ramp's length, the rate is that of all C clients at work.
+    let wall = start.elapsed();
     Run {
-        wall: start.elapsed(),
+        wall: wall
+            .checked_sub(ramp)
+            .filter(|w| !w.is_zero())
+            .unwrap_or(wall),
         outcome,
     }
 }
@@ -768,6 +813,7 @@ fn report_json(args: &Args, body_len: usize, r: &Report) -> String {
         "body_bytes": body_len,
         "events": args.events,
         "gap_ms": args.gap_ms,
+        "ramp_ms": args.ramp.unwrap_or_default().as_millis(),
         "pinned": args.pin_core.is_some(),
         "ok": r.ok,
         "errors": r.errors,
@@ -905,7 +951,58 @@ fn smoke_test() {
     println!("load: bodies convert; run the load with `cargo bench --bench load -- --help`");
 }
 
+/// `--serve-relay UPSTREAM LISTEN THREADS`: this binary as the relay's process.
+fn serve_relay_if_asked() {
+    let argv: Vec<String> = std::env::args().collect();
+    let Some(at) = argv.iter().position(|a| a == "--serve-relay") else {
+        return;
+    };
+    let addr = |k: usize| argv.get(at + k).and_then(|v| v.parse::<SocketAddr>().ok());
+    let threads = argv.get(at + 3).and_then(|v| v.parse::<usize>().ok());
+    match (addr(1), addr(2), threads) {
+        (Some(upstream), Some(listen), Some(threads)) => relay::serve(upstream, listen, threads),
+        _ => {
+            eprintln!("load: --serve-relay UPSTREAM LISTEN THREADS");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The relay (see `support/relay.rs`) in front of `mock`, on the gateway's cores.
+fn start_relay(mock: &Proc, args: &Args, cores: Option<&str>) -> Proc {
+    let addr = free_addr();
+    let exe = std::env::current_exe().expect("the harness's own path");
+    let mut cmd = command(&exe, cores, &[]);
+    cmd.args(["--bench", "--serve-relay"]).args([
+        mock.addr.to_string(),
+        addr.to_string(),
+        gateway_threads(args).to_string(),
+    ]);
+    spawn_listening(cmd, addr, "relay")
+}
+
+/// How `a` compares with the baseline `b`, as printed after the table.
+fn print_overhead(a: &Report, b: &Report) {
+    let a_cpu = a.cpu_s * 1e6 / a.ok.max(1) as f64;
+    let b_cpu = b.cpu_s * 1e6 / b.ok.max(1) as f64;
+    println!(
+        "overhead {} vs {}: req/s ×{:.3}; ttfb p50 +{:.2} ms, p99 +{:.2} ms; first event p99 +{:.2} ms; total p50 ×{:.2}, p99 ×{:.2}; CPU {:.0} µs/req = ×{:.2} the {}'s",
+        a.name,
+        b.name,
+        a.rps / b.rps,
+        a.ttfb.0 - b.ttfb.0,
+        a.ttfb.1 - b.ttfb.1,
+        a.first.1 - b.first.1,
+        a.total.0 / b.total.0,
+        a.total.1 / b.total.1,
+        a_cpu,
+        a_cpu / b_cpu,
+        b.name,
+    );
+}
+
 fn main() {
+    serve_relay_if_asked();
     if !std::env::args().any(|a| a == "--bench") {
         smoke_test();
         return;
@@ -974,6 +1071,7 @@ fn main() {
     let warm = Args {
         clients: args.clients.min(args.warmup).max(1),
         requests: args.warmup.max(1),
+        ramp: Some(Duration::ZERO),
         ..args.clone()
     };
     let run = rt.block_on(run_load(gw.addr, Arc::new(gw_req()), &warm));
@@ -1025,59 +1123,47 @@ fn main() {
     };
 
     println!(
-        "load: C={} N={} body={} B (Kiro body {} B) events={} gap={}ms pinned={} gateway pid {}",
+        "load: C={} N={} body={} B (Kiro body {} B) events={} gap={}ms ramp={}ms pinned={} gateway pid {}",
         args.clients,
         args.requests,
         client_body.len(),
         kiro_body.len(),
         args.events,
         args.gap_ms,
+        args.ramp.unwrap_or_default().as_millis(),
         gw_cores.as_deref().unwrap_or("no"),
         gw.pid()
     );
     print_header();
+    let wants = |t: &str| {
+        args.target == t || args.target == "all" || (args.target == "both" && t != "relay")
+    };
     let mut reports = Vec::new();
-    if args.target != "mock" {
+    let mut run = |name, target: &Proc, req: Request, perf: Option<&Path>| {
         let target = Target {
-            name: "gateway",
-            addr: gw.addr,
-            pid: gw.pid(),
+            name,
+            addr: target.addr,
+            pid: target.pid(),
         };
-        let r = measure(
-            &rt,
-            target,
-            gw_req(),
-            &args,
-            mock.pid(),
-            args.perf.as_deref(),
-        );
+        let r = measure(&rt, target, req, &args, mock.pid(), perf);
         print_report(&r);
         reports.push(r);
+    };
+    if wants("gateway") {
+        run("gateway", &gw, gw_req(), args.perf.as_deref());
     }
-    if args.target != "gateway" {
-        let target = Target {
-            name: "mock",
-            addr: mock.addr,
-            pid: mock.pid(),
-        };
-        let r = measure(&rt, target, mock_req(), &args, mock.pid(), None);
-        print_report(&r);
-        reports.push(r);
+    if wants("relay") {
+        let relay = start_relay(&mock, &args, gw_cores.as_deref());
+        run("relay", &relay, mock_req(), None);
     }
-    if let [g, m] = reports.as_slice() {
-        let g_cpu = g.cpu_s * 1e6 / g.ok.max(1) as f64;
-        let m_cpu = m.cpu_s * 1e6 / m.ok.max(1) as f64;
-        println!(
-            "overhead: req/s ×{:.3}; ttfb p50 +{:.2} ms, p99 +{:.2} ms; first event p99 +{:.2} ms; total p50 ×{:.2}, p99 ×{:.2}; gateway CPU {:.0} µs/req = ×{:.2} the mock's",
-            g.rps / m.rps,
-            g.ttfb.0 - m.ttfb.0,
-            g.ttfb.1 - m.ttfb.1,
-            g.first.1 - m.first.1,
-            g.total.0 / m.total.0,
-            g.total.1 / m.total.1,
-            g_cpu,
-            g_cpu / m_cpu,
-        );
+    if wants("mock") {
+        run("mock", &mock, mock_req(), None);
+    }
+    let find = |name: &str| reports.iter().find(|r| r.name == name);
+    for (a, b) in [("gateway", "mock"), ("relay", "mock"), ("gateway", "relay")] {
+        if let (Some(a), Some(b)) = (find(a), find(b)) {
+            print_overhead(a, b);
+        }
     }
     for r in &reports {
         println!("RESULT {}", report_json(&args, client_body.len(), r));
