@@ -16,6 +16,7 @@ mod body;
 #[path = "support/relay.rs"]
 mod relay;
 
+use kiro_edge::accounts::time;
 use kiro_edge::dialect::openai_responses::store::ResponseStore;
 use kiro_edge::dialect::{Dialect, RequestHints};
 use kiro_edge::kiro::request::{self, with_profile_arn};
@@ -297,31 +298,6 @@ fn gateway_threads(args: &Args) -> usize {
         .unwrap_or(if args.pin_core.is_some() { 1 } else { 2 })
 }
 
-/// RFC 3339 UTC time `offset` seconds from now.
-fn rfc3339(offset: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let t = now + offset;
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 /// Starts the gateway against `mock` the way tests/common/mod.rs does: one social account
 /// whose token the gateway refreshes at the mock on first use.
 fn start_gateway(bin: &Path, mock: &Proc, dir: &Path, args: &Args, cores: Option<&str>) -> Proc {
@@ -331,7 +307,7 @@ fn start_gateway(bin: &Path, mock: &Proc, dir: &Path, args: &Args, cores: Option
         "authMethod": "social",
         "refreshToken": format!("mock-rt-bench-{}", "x".repeat(120)),
         "accessToken": "stale-bench",
-        "expiresAt": rfc3339(-60),
+        "expiresAt": time::format_rfc3339_millis(time::now_millis() - 60_000),
         "profileArn": PROFILE_ARN,
     });
     std::fs::write(&creds, credential.to_string()).expect("write credentials");
