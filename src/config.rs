@@ -130,6 +130,7 @@ pub struct FileLimits {
     pub max_image_bytes: Option<usize>,
     pub concurrent_uploads: Option<usize>,
     pub body_read_timeout_ms: Option<u64>,
+    pub client_read_buffer_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -257,6 +258,9 @@ pub struct GatewayConfig {
     pub concurrent_uploads: usize,
     /// Longest time a client may take to send its whole request body.
     pub body_read_timeout: Duration,
+    /// Read buffer of each client connection, held for the connection's life (Pingora's
+    /// default is 64 KiB).
+    pub client_read_buffer: usize,
     pub model_aliases: HashMap<String, String>,
     pub model_fallback: Option<String>,
     pub refresh_ahead: Duration,
@@ -278,6 +282,11 @@ pub const DEFAULT_CHAT_URL: &str = "https://q.{region}.amazonaws.com/generateAss
 pub const DEFAULT_SOCIAL_REFRESH_URL: &str =
     "https://prod.{region}.auth.desktop.kiro.dev/refreshToken";
 pub const DEFAULT_IDC_TOKEN_URL: &str = "https://oidc.{region}.amazonaws.com/token";
+/// A connection's read buffer: a typical request arrives in one read, and a thousand open
+/// connections hold 16 MB instead of Pingora's 64 MB (BENCHMARKS.md, cause 12).
+pub const DEFAULT_CLIENT_READ_BUFFER: usize = 16 * 1024;
+const MAX_CLIENT_READ_BUFFER: usize = 1024 * 1024;
+
 pub const DEFAULT_USAGE_URL: &str = "https://q.{region}.amazonaws.com/getUsageLimits";
 pub const DEFAULT_MODELS_URL: &str = "https://q.{region}.amazonaws.com/ListAvailableModels";
 
@@ -429,6 +438,15 @@ impl GatewayConfig {
         if max_body_bytes < 1024 {
             return Err(bad("limits.max_body_bytes", "must be at least 1024".into()));
         }
+        let client_read_buffer = limits
+            .client_read_buffer_bytes
+            .unwrap_or(DEFAULT_CLIENT_READ_BUFFER);
+        if client_read_buffer > MAX_CLIENT_READ_BUFFER {
+            return Err(bad(
+                "limits.client_read_buffer_bytes",
+                format!("must be at most {MAX_CLIENT_READ_BUFFER}"),
+            ));
+        }
         let models = f.models.unwrap_or_default();
         let refresh = f.refresh.unwrap_or_default();
         let responses = f.responses.unwrap_or_default();
@@ -467,6 +485,7 @@ impl GatewayConfig {
             max_image_bytes: limits.max_image_bytes.unwrap_or(3_750_000),
             concurrent_uploads: limits.concurrent_uploads.unwrap_or(64).max(1),
             body_read_timeout: Duration::from_millis(limits.body_read_timeout_ms.unwrap_or(60_000)),
+            client_read_buffer,
             model_aliases: models.aliases.unwrap_or_default(),
             // Clients that insist on their own names (gpt-5, gemini-3-pro, …) work out of the
             // box; an explicit empty `fallback` turns this off (unknown names get a 400).
@@ -566,9 +585,23 @@ mod tests {
         assert!(c.api_keys.is_empty());
         assert_eq!(c.metrics_listen, None);
         assert_eq!(c.model_fallback.as_deref(), Some("claude-sonnet-4.5"));
+        assert_eq!(c.client_read_buffer, 16 * 1024);
         let strict =
             GatewayConfig::from_yaml("kiro_edge:\n  models:\n    fallback: \"\"\n", None).unwrap();
         assert_eq!(strict.model_fallback, None);
+    }
+
+    #[test]
+    fn the_client_read_buffer_is_bounded() {
+        let yaml = |n: usize| format!("kiro_edge:\n  limits:\n    client_read_buffer_bytes: {n}\n");
+        assert_eq!(
+            GatewayConfig::from_yaml(&yaml(0), None)
+                .unwrap()
+                .client_read_buffer,
+            0
+        );
+        let e = GatewayConfig::from_yaml(&yaml(2 << 20), None).unwrap_err();
+        assert_eq!(e.key, "kiro_edge.limits.client_read_buffer_bytes");
     }
 
     #[test]

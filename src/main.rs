@@ -9,6 +9,7 @@ use kiro_edge::proxy::service::{gateway_service, DrainService};
 use kiro_edge::proxy::Gateway;
 use kiro_edge::upstream::pulse::PulseConnector;
 use pingora_core::connectors::ConnectorOptions;
+use pingora_core::listeners::{L4BufferSettings, ListenerConfig};
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::Server;
 use pingora_core::services::background::background_service;
@@ -88,7 +89,10 @@ fn main() {
         Gateway::new(cfg.clone(), accounts),
         connector,
     );
-    gateway.add_tcp(&cfg.listen.to_string());
+    gateway.add_listener(
+        ListenerConfig::tcp(cfg.listen.to_string())
+            .l4_buffer(L4BufferSettings::default().read(cfg.client_read_buffer)),
+    );
     log::info!(
         "kiro-edge {} listening on {}",
         env!("CARGO_PKG_VERSION"),

@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use pingora::prelude::*;
+use pingora_core::listeners::{L4BufferSettings, ListenerConfig};
 use pingora_core::server::configuration::ServerConf;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,7 +26,8 @@ impl ProxyHttp for Relay {
     }
 }
 
-/// Serves on `listen` until killed, with the gateway's thread count and keep-alive pool.
+/// Serves on `listen` until killed, with the gateway's thread count, keep-alive pool and
+/// client read buffer.
 pub fn serve(upstream: SocketAddr, listen: SocketAddr, threads: usize) -> ! {
     let conf = ServerConf {
         threads,
@@ -35,7 +37,10 @@ pub fn serve(upstream: SocketAddr, listen: SocketAddr, threads: usize) -> ! {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let mut service = http_proxy_service(&Arc::clone(&server.configuration), Relay { upstream });
-    service.add_tcp(&listen.to_string());
+    // The gateway's listener settings, so the two differ only in what the hooks do.
+    service.add_listener(ListenerConfig::tcp(listen.to_string()).l4_buffer(
+        L4BufferSettings::default().read(kiro_edge::config::DEFAULT_CLIENT_READ_BUFFER),
+    ));
     server.add_service(service);
     server.run_forever()
 }
