@@ -467,6 +467,15 @@ async fn connect(addr: SocketAddr) -> Result<Conn, Failure> {
 }
 
 /// Sends one request and reads the whole chunked (or sized) response.
+/// Appends the next line to `line`; `at_eof` when the connection has closed instead.
+async fn next_line(conn: &mut Conn, line: &mut String, at_eof: Failure) -> Result<(), Failure> {
+    match conn.reader.read_line(line).await {
+        Ok(0) => Err(at_eof),
+        Ok(_) => Ok(()),
+        Err(_) => Err(Failure::Io),
+    }
+}
+
 async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
     let start = Instant::now();
     conn.reader
@@ -475,15 +484,7 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
         .await
         .map_err(|_| Failure::Io)?;
     let mut line = String::new();
-    if conn
-        .reader
-        .read_line(&mut line)
-        .await
-        .map_err(|_| Failure::Io)?
-        == 0
-    {
-        return Err(Failure::Io);
-    }
+    next_line(conn, &mut line, Failure::Io).await?;
     let ttfb = start.elapsed();
     let status: u16 = line
         .split_whitespace()
@@ -493,15 +494,7 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
     let (mut chunked, mut length) = (false, None);
     loop {
         line.clear();
-        if conn
-            .reader
-            .read_line(&mut line)
-            .await
-            .map_err(|_| Failure::Io)?
-            == 0
-        {
-            return Err(Failure::Io);
-        }
+        next_line(conn, &mut line, Failure::Io).await?;
         let l = line.trim_end();
         if l.is_empty() {
             break;
@@ -524,15 +517,7 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
     if chunked {
         loop {
             line.clear();
-            if conn
-                .reader
-                .read_line(&mut line)
-                .await
-                .map_err(|_| Failure::Io)?
-                == 0
-            {
-                return Err(Failure::Incomplete);
-            }
+            next_line(conn, &mut line, Failure::Incomplete).await?;
             let size = line.trim_end().split(';').next().unwrap_or("");
             let mut n = usize::from_str_radix(size, 16).map_err(|_| Failure::Io)?;
             if n == 0 {
