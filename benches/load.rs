@@ -466,7 +466,6 @@ async fn connect(addr: SocketAddr) -> Result<Conn, Failure> {
     })
 }
 
-/// Sends one request and reads the whole chunked (or sized) response.
 /// Appends the next line to `line`; `at_eof` when the connection has closed instead.
 async fn next_line(conn: &mut Conn, line: &mut String, at_eof: Failure) -> Result<(), Failure> {
     match conn.reader.read_line(line).await {
@@ -476,6 +475,7 @@ async fn next_line(conn: &mut Conn, line: &mut String, at_eof: Failure) -> Resul
     }
 }
 
+/// Sends one request and reads the whole chunked (or sized) response.
 async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
     let start = Instant::now();
     conn.reader

@@ -282,13 +282,13 @@ pub const DEFAULT_CHAT_URL: &str = "https://q.{region}.amazonaws.com/generateAss
 pub const DEFAULT_SOCIAL_REFRESH_URL: &str =
     "https://prod.{region}.auth.desktop.kiro.dev/refreshToken";
 pub const DEFAULT_IDC_TOKEN_URL: &str = "https://oidc.{region}.amazonaws.com/token";
+pub const DEFAULT_USAGE_URL: &str = "https://q.{region}.amazonaws.com/getUsageLimits";
+pub const DEFAULT_MODELS_URL: &str = "https://q.{region}.amazonaws.com/ListAvailableModels";
+
 /// A connection's read buffer: a typical request arrives in one read, and a thousand open
 /// connections hold 16 MB instead of Pingora's 64 MB (BENCHMARKS.md, cause 12).
 pub const DEFAULT_CLIENT_READ_BUFFER: usize = 16 * 1024;
 const MAX_CLIENT_READ_BUFFER: usize = 1024 * 1024;
-
-pub const DEFAULT_USAGE_URL: &str = "https://q.{region}.amazonaws.com/getUsageLimits";
-pub const DEFAULT_MODELS_URL: &str = "https://q.{region}.amazonaws.com/ListAvailableModels";
 
 impl GatewayConfig {
     /// Reads the `kiro_edge:` section of a YAML file, then applies environment overrides.
