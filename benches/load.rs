@@ -54,6 +54,7 @@ USAGE: cargo bench --bench load -- [OPTIONS]
                      gateway's core, sent the converted Kiro request: the floor of any
                      Pingora gateway for the same stream
   --perf FILE        record `perf record -g` of the gateway during its load into FILE
+                     (and of the relay into FILE with the extension relay.data)
   --warmup W         requests sent through the gateway before measuring, up to C at once
                      (default 20)
   --gw-log LEVEL     gateway RUST_LOG (default info, the shipped default)
@@ -1115,7 +1116,11 @@ fn main() {
     }
     if wants("relay") {
         let relay = start_relay(&mock, &args, gw_cores.as_deref());
-        run("relay", &relay, mock_req(), None);
+        let perf = args
+            .perf
+            .as_ref()
+            .map(|file| file.with_extension("relay.data"));
+        run("relay", &relay, mock_req(), perf.as_deref());
     }
     if wants("mock") {
         run("mock", &mock, mock_req(), None);
