@@ -11,11 +11,13 @@
 //! - [`upstream`]: outbound HTTP(S) on Pingora's connector (refresh, usage, models).
 //! - [`config`]: the YAML configuration.
 //! - [`metrics`]: Prometheus metrics.
+//! - [`json`]: JSON output written by hand, for the Kiro body and the SSE frames.
 
 pub mod accounts;
 pub mod chat;
 pub mod config;
 pub mod dialect;
+pub mod json;
 pub mod kiro;
 pub mod memory;
 pub mod metrics;

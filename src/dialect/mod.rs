@@ -4,7 +4,6 @@
 pub mod anthropic;
 pub(crate) mod fields;
 pub mod gemini;
-pub mod json;
 pub mod openai_chat;
 pub mod openai_responses;
 #[cfg(test)]

@@ -3,8 +3,8 @@
 use super::request;
 use crate::chat::estimate::request_tokens;
 use crate::chat::GatewayError;
-use crate::dialect::json::push_u64;
 use crate::dialect::RequestHints;
+use crate::json::push_u64;
 
 /// Parses a count_tokens body (same shape as a Messages body, without `max_tokens`) and
 /// returns `{"input_tokens":N}`.

@@ -6,7 +6,7 @@
 //! (503: no account free right now, 529) is reported as `overloaded_error`.
 
 use crate::chat::{ErrorKind, GatewayError};
-use crate::dialect::json::push_json_str;
+use crate::json::push_json_str;
 
 /// The `error.type` the Anthropic SDKs expect for `kind`.
 pub fn error_type(kind: ErrorKind) -> &'static str {

@@ -10,8 +10,8 @@
 
 use super::{error, stop_reason_name, THINKING_SIGNATURE};
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
-use crate::dialect::json::{push_json_str, push_u64};
 use crate::dialect::ResponseWriter;
+use crate::json::{push_json_str, push_u64};
 
 /// The kind of the content block currently open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! decide how long to wait, so a known retry delay travels as `google.rpc.RetryInfo`.
 
 use crate::chat::{ErrorKind, GatewayError};
-use crate::dialect::json::{push_json_str, push_u64};
+use crate::json::{push_json_str, push_u64};
 
 /// The `google.rpc.Code` name Google's APIs put in `error.status` for `kind`.
 pub fn status_name(kind: ErrorKind) -> &'static str {

@@ -20,9 +20,9 @@ pub use models::models_list;
 
 use crate::chat::estimate::{output_tokens, request_tokens};
 use crate::chat::{GatewayError, ResponseMeta, StopReason, Usage};
-use crate::dialect::json::{push_json_str, push_u64};
 use crate::dialect::transcript::arguments_object;
 use crate::dialect::{RequestHints, ResponseWriter};
+use crate::json::{push_json_str, push_u64};
 
 /// The chunk writer for `streamGenerateContent`, the document writer otherwise.
 pub fn response_writer(stream: bool, meta: ResponseMeta) -> Box<dyn ResponseWriter> {

@@ -7,7 +7,7 @@
 //! Both OpenAI dialects share this shape.
 
 use crate::chat::{ErrorKind, GatewayError};
-use crate::dialect::json::push_json_str;
+use crate::json::push_json_str;
 
 /// The `error.type` for `kind`.
 pub fn error_type(kind: ErrorKind) -> &'static str {

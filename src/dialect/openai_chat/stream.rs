@@ -12,8 +12,8 @@
 
 use super::{error, finish_reason, include_usage};
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
-use crate::dialect::json::{push_json_str, push_u64};
 use crate::dialect::ResponseWriter;
+use crate::json::{push_json_str, push_u64};
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 

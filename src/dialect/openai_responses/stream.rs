@@ -28,8 +28,8 @@ use super::output::{
     failure, output_text, ItemEvents, ItemKind, OpenItem, Output, CONTEXT_EXCEEDED_MESSAGE,
 };
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
-use crate::dialect::json::{push_json_str, push_u64};
 use crate::dialect::ResponseWriter;
+use crate::json::{push_json_str, push_u64};
 
 /// Renders one response as Responses SSE.
 #[derive(Debug)]

@@ -1,0 +1,204 @@
+//! JSON output written by hand: SSE frames are built straight into the output buffer, with
+//! no intermediate `Value` or `String` per delta, and the Kiro body, whose strings (the whole
+//! conversation) are escaped here eight bytes at a time instead of serde_json's one.
+
+use serde_json::Value;
+
+/// Appends `s` as a JSON string literal, quoted and escaped exactly as `serde_json` does.
+///
+/// Cannot fail, unlike `serde_json::to_writer`, so there is no error to ignore.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    // Copy unescaped runs in one go; only `"`, `\` and control bytes need escaping, and none of
+    // them can occur inside a multi-byte UTF-8 sequence.
+    let mut run_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(word) = bytes[i..].first_chunk::<8>() {
+            match first_to_escape(u64::from_le_bytes(*word)) {
+                None => {
+                    i += 8;
+                    continue;
+                }
+                Some(offset) => i += offset,
+            }
+        }
+        let b = bytes[i];
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(&bytes[run_start..i]);
+        if short.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0x0f)]);
+        } else {
+            out.extend_from_slice(short);
+        }
+        i += 1;
+        run_start = i;
+    }
+    out.extend_from_slice(&bytes[run_start..]);
+    out.push(b'"');
+}
+
+/// The offset of the first byte of `word` (little-endian) that may need escaping: below 0x20,
+/// `"` or `\`. Exact for the first such byte; bytes after it may be flagged falsely (borrows),
+/// which is harmless since the caller looks at the flagged byte itself.
+fn first_to_escape(word: u64) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    let flags = control | quote | backslash;
+    (flags != 0).then(|| (flags.trailing_zeros() / 8) as usize)
+}
+
+/// Appends `value` as `serde_json::to_writer` would (objects in the map's key order).
+pub fn push_json_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // `Number`'s Display is its JSON form (itoa / ryu, as serde_json writes it).
+        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::String(s) => push_json_str(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_json_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_json_str(out, key);
+                out.push(b':');
+                push_json_value(out, item);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Appends `n` in decimal.
+pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_str(s: &str) -> String {
+        let mut out = Vec::new();
+        push_json_str(&mut out, s);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn escapes_like_json() {
+        assert_eq!(json_str(""), r#""""#);
+        assert_eq!(json_str("héllo 你好"), "\"héllo 你好\"");
+        assert_eq!(json_str("a\"b\\c\nd\te\r"), r#""a\"b\\c\nd\te\r""#);
+        assert_eq!(json_str("\u{0}\u{1f}\u{8}\u{c}"), r#""\u0000\u001f\b\f""#);
+    }
+
+    #[test]
+    fn numbers() {
+        for n in [0, 7, 10, 1_234_567, u64::MAX] {
+            let mut out = Vec::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn every_ascii_byte_at_every_word_offset_is_escaped_as_serde_json_does() {
+        for b in 0u8..0x80 {
+            for offset in 0..10 {
+                let mut s = "x".repeat(offset);
+                s.push(char::from(b));
+                s.push_str("yz");
+                assert_eq!(
+                    json_str(&s),
+                    serde_json::to_string(&s).unwrap(),
+                    "byte {b:#x}"
+                );
+            }
+        }
+    }
+
+    fn json_values() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from), // non-finite becomes null, as in serde_json
+            any::<String>().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_is_written_as_serde_json_writes_it(s in any::<String>()) {
+            prop_assert_eq!(json_str(&s), serde_json::to_string(&s).unwrap());
+        }
+
+        #[test]
+        fn text_with_escapes_is_written_as_serde_json_writes_it(
+            s in "[a-z\"\\\n\t\u{1}\u{7f}é你 ]{0,80}"
+        ) {
+            prop_assert_eq!(json_str(&s), serde_json::to_string(&s).unwrap());
+        }
+
+        #[test]
+        fn any_value_is_written_as_serde_json_writes_it(v in json_values()) {
+            let mut out = Vec::new();
+            push_json_value(&mut out, &v);
+            prop_assert_eq!(out, serde_json::to_vec(&v).unwrap());
+        }
+    }
+}
