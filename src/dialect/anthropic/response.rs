@@ -10,6 +10,7 @@ use super::{error, stop_reason_name, THINKING_SIGNATURE};
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
 use crate::dialect::transcript::{Part, Transcript};
 use crate::dialect::ResponseWriter;
+use crate::json::push_json_value;
 
 /// Collects a whole response and renders it as one `Message` at the end.
 #[derive(Debug)]
@@ -73,9 +74,8 @@ impl ResponseWriter for MessageWriter {
 
     fn write(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
         if let Some(outcome) = self.transcript.push(event) {
-            // `Value`'s `Display` is its compact JSON and cannot fail.
             let document = |reason, usage: &Usage, out: &mut Vec<u8>| {
-                out.extend_from_slice(self.message(reason, usage).to_string().as_bytes())
+                push_json_value(out, &self.message(reason, usage))
             };
             outcome.write(out, document, error::body);
         }

@@ -22,7 +22,7 @@ use crate::chat::estimate::{output_tokens, request_tokens};
 use crate::chat::{GatewayError, ResponseMeta, StopReason, Usage};
 use crate::dialect::transcript::arguments_object;
 use crate::dialect::{RequestHints, ResponseWriter};
-use crate::json::{push_json_str, push_u64};
+use crate::json::{push_json_str, push_json_value, push_u64};
 
 /// The chunk writer for `streamGenerateContent`, the document writer otherwise.
 pub fn response_writer(stream: bool, meta: ResponseMeta) -> Box<dyn ResponseWriter> {
@@ -119,7 +119,7 @@ pub(crate) fn push_function_call_part(id: &str, name: &str, args: &str, out: &mu
     push_json_str(out, name);
     out.extend_from_slice(b",\"args\":");
     // Re-serialised rather than copied: the model's JSON may span lines, and SSE data may not.
-    out.extend_from_slice(arguments_object(id, args).to_string().as_bytes());
+    push_json_value(out, &arguments_object(id, args));
     out.extend_from_slice(b",\"id\":");
     push_json_str(out, id);
     out.extend_from_slice(b"}}");

@@ -11,6 +11,7 @@ use crate::chat::estimate;
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
 use crate::dialect::transcript::{Part, Transcript};
 use crate::dialect::ResponseWriter;
+use crate::json::push_json_value;
 
 /// Collects a whole response and renders it as one `chat.completion` at the end.
 #[derive(Debug)]
@@ -94,9 +95,8 @@ impl ResponseWriter for CompletionWriter {
 
     fn write(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
         if let Some(outcome) = self.transcript.push(event) {
-            // `Value`'s `Display` is its compact JSON and cannot fail.
             let document = |reason, usage: &Usage, out: &mut Vec<u8>| {
-                out.extend_from_slice(self.completion(reason, usage).to_string().as_bytes())
+                push_json_value(out, &self.completion(reason, usage))
             };
             outcome.write(out, document, error::body);
         }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::output::{failure, NoEvents, Output, CONTEXT_EXCEEDED_MESSAGE};
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
 use crate::dialect::ResponseWriter;
+use crate::json::push_json_value;
 
 /// Collects a whole response and renders it as one response object at the end.
 #[derive(Debug)]
@@ -52,8 +53,7 @@ impl JsonWriter {
     }
 
     fn end(&mut self, doc: Value, out: &mut Vec<u8>) {
-        // `Value`'s `Display` is its compact JSON and cannot fail.
-        out.extend_from_slice(doc.to_string().as_bytes());
+        push_json_value(out, &doc);
         self.document = Some(doc);
     }
 }

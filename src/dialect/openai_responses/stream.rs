@@ -29,7 +29,7 @@ use super::output::{
 };
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
 use crate::dialect::ResponseWriter;
-use crate::json::{push_json_str, push_u64};
+use crate::json::{push_json_str, push_json_value, push_u64};
 
 /// Renders one response as Responses SSE.
 #[derive(Debug)]
@@ -169,8 +169,7 @@ impl<'a> Frames<'a> {
         self.out.push(b',');
         push_json_str(self.out, key);
         self.out.push(b':');
-        // `Value`'s `Display` is its compact JSON and cannot fail.
-        self.out.extend_from_slice(value.to_string().as_bytes());
+        push_json_value(self.out, value);
     }
 
     fn string(&mut self, key: &str, value: &str) {
