@@ -79,16 +79,7 @@ pub fn push_json_value(out: &mut Vec<u8>, value: &Value) {
         // `Number`'s Display is its JSON form (itoa / ryu, as serde_json writes it).
         Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
         Value::String(s) => push_json_str(out, s),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                push_json_value(out, item);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => push_json_array(out, items, |item, out| push_json_value(out, item)),
         Value::Object(map) => {
             out.push(b'{');
             for (i, (key, item)) in map.iter().enumerate() {
@@ -102,6 +93,18 @@ pub fn push_json_value(out: &mut Vec<u8>, value: &Value) {
             out.push(b'}');
         }
     }
+}
+
+/// Appends `items` as a JSON array, each written by `write`.
+pub fn push_json_array<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(item, out);
+    }
+    out.push(b']');
 }
 
 /// Appends `n` in decimal.

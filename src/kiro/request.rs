@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::models::ModelInfo;
 use super::normalize::{self, ToolSet, Turn, UserTurn};
 use crate::chat::{ChatRequest, ErrorKind, GatewayError, ToolChoice};
-use crate::json::{push_json_str, push_json_value};
+use crate::json::{push_json_array, push_json_str, push_json_value};
 
 /// Kiro answers a cryptic 400 above about 615 KB (\[G\] `config.py`).
 pub const DEFAULT_PAYLOAD_BUDGET: usize = 615_000;
@@ -554,17 +554,6 @@ impl<'o> JsonObject<'o> {
     }
 }
 
-fn push_array<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&T, &mut Vec<u8>)) {
-    out.push(b'[');
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write(item, out);
-    }
-    out.push(b']');
-}
-
 impl Body<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         let mut o = JsonObject::new(out);
@@ -589,7 +578,7 @@ impl ConversationState<'_> {
             .user_input_message
             .write_json(current.key("userInputMessage"));
         current.end();
-        push_array(o.key("history"), &self.history, HistoryMessage::write_json);
+        push_json_array(o.key("history"), &self.history, HistoryMessage::write_json);
         o.end();
     }
 }
@@ -614,10 +603,10 @@ impl UserInputMessage<'_> {
         o.str("modelId", self.model_id);
         o.str("origin", self.origin);
         if !self.images.is_empty() {
-            push_array(o.key("images"), &self.images, KiroImage::write_json);
+            push_json_array(o.key("images"), &self.images, KiroImage::write_json);
         }
         if !self.documents.is_empty() {
-            push_array(
+            push_json_array(
                 o.key("documents"),
                 &self.documents,
                 KiroDocument::write_json,
@@ -627,10 +616,10 @@ impl UserInputMessage<'_> {
         if !context.is_empty() {
             let mut c = JsonObject::new(o.key("userInputMessageContext"));
             if !context.tools.is_empty() {
-                push_array(c.key("tools"), &context.tools, KiroTool::write_json);
+                push_json_array(c.key("tools"), &context.tools, KiroTool::write_json);
             }
             if !context.tool_results.is_empty() {
-                push_array(
+                push_json_array(
                     c.key("toolResults"),
                     &context.tool_results,
                     KiroToolResult::write_json,
@@ -647,7 +636,7 @@ impl AssistantResponseMessage<'_> {
         let mut o = JsonObject::new(out);
         o.str("content", &self.content);
         if !self.tool_uses.is_empty() {
-            push_array(o.key("toolUses"), &self.tool_uses, KiroToolUse::write_json);
+            push_json_array(o.key("toolUses"), &self.tool_uses, KiroToolUse::write_json);
         }
         o.end();
     }
@@ -694,7 +683,7 @@ impl KiroToolResult<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         let mut o = JsonObject::new(out);
         o.str("toolUseId", self.tool_use_id);
-        push_array(o.key("content"), &self.content, |item, out| {
+        push_json_array(o.key("content"), &self.content, |item, out| {
             let mut text = JsonObject::new(out);
             text.str("text", &item.text);
             text.end();
