@@ -45,9 +45,18 @@ fn metrics_cover_the_traffic_and_leak_no_secret() {
     assert_eq!(bad.status, 401);
 
     let addr = format!("127.0.0.1:{metrics_port}").parse().unwrap();
-    let scrape = http(addr, "GET", "/metrics", &[], b"");
-    assert_eq!(scrape.status, 200);
-    let text = scrape.text();
+    // A request is counted in the logging hook, which runs after the client has the whole
+    // response: scrape until the last one has been counted.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let scrape = http(addr, "GET", "/metrics", &[], b"");
+        assert_eq!(scrape.status, 200);
+        let text = scrape.text();
+        if text.contains("kiro_edge_active_requests 0") || Instant::now() >= deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     for family in [
         "kiro_edge_requests_total",
         "kiro_edge_upstream_attempts_total",
