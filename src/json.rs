@@ -3,6 +3,7 @@
 //! conversation) are escaped here eight bytes at a time instead of serde_json's one.
 
 use serde_json::Value;
+use std::io::Write as _;
 
 /// Appends `s` as a JSON string literal, quoted and escaped exactly as `serde_json` does.
 ///
@@ -76,8 +77,11 @@ pub fn push_json_value(out: &mut Vec<u8>, value: &Value) {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        // `Number`'s Display is its JSON form (itoa / ryu, as serde_json writes it).
-        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        // `Number`'s Display is its JSON form (itoa / ryu, as serde_json writes it); writing
+        // into a `Vec` cannot fail.
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
         Value::String(s) => push_json_str(out, s),
         Value::Array(items) => push_json_array(out, items, |item, out| push_json_value(out, item)),
         Value::Object(map) => {

@@ -175,6 +175,10 @@ impl PreparedRequest {
     }
 }
 
+/// Output buffers up to this size are kept for the stream's next chunk; a larger one (a big
+/// tool call's arguments) is let go.
+const MAX_KEPT_OUTPUT: usize = 16 * 1024;
+
 /// Kiro event-stream bytes in, client bytes out, chunk by chunk.
 pub struct ResponseTranslator {
     decoder: Decoder,
@@ -182,6 +186,8 @@ pub struct ResponseTranslator {
     writer: Box<dyn ResponseWriter>,
     stream: bool,
     events: Vec<StreamEvent>,
+    /// The client bytes being written for the current chunk; kept between chunks.
+    out: Vec<u8>,
     started: bool,
     skipped_frames: u32,
     outcome: Option<Outcome>,
@@ -205,6 +211,7 @@ impl ResponseTranslator {
             writer,
             stream,
             events: Vec::with_capacity(16),
+            out: Vec::new(),
             started: false,
             skipped_frames: 0,
             outcome: None,
@@ -223,32 +230,45 @@ impl ResponseTranslator {
 
     /// Translates one upstream chunk.
     pub fn push(&mut self, chunk: Bytes) -> Bytes {
-        // About what the chunk becomes (a text event of ~130 bytes makes ~125 bytes of SSE),
-        // so the output is not regrown five times from 8 bytes.
-        let mut out = Vec::with_capacity(chunk.len() + 128);
-        self.ensure_started(&mut out);
-        if let Err(e) = self.decoder.feed_bytes(chunk) {
-            self.fail_undecodable(&e);
-        }
-        while !self.assembler.is_done() {
-            match self.decoder.next_frame() {
-                Ok(Some(frame)) => match events::decode(&frame) {
-                    Ok(event) => self.assembler.push(event, &mut self.events),
+        self.emit(|t, out| {
+            t.ensure_started(out);
+            if let Err(e) = t.decoder.feed_bytes(chunk) {
+                t.fail_undecodable(&e);
+            }
+            while !t.assembler.is_done() {
+                match t.decoder.next_frame() {
+                    Ok(Some(frame)) => match events::decode(&frame) {
+                        Ok(event) => t.assembler.push(event, &mut t.events),
+                        Err(e) => {
+                            t.skipped_frames += 1;
+                            log::warn!("skipping an unreadable Kiro event: {e}");
+                        }
+                    },
+                    Ok(None) => break,
+                    Err(e) if e.is_terminal() => t.fail_undecodable(&e),
                     Err(e) => {
-                        self.skipped_frames += 1;
-                        log::warn!("skipping an unreadable Kiro event: {e}");
+                        t.skipped_frames += 1;
+                        log::warn!("skipping a corrupt Kiro frame: {e}");
                     }
-                },
-                Ok(None) => break,
-                Err(e) if e.is_terminal() => self.fail_undecodable(&e),
-                Err(e) => {
-                    self.skipped_frames += 1;
-                    log::warn!("skipping a corrupt Kiro frame: {e}");
                 }
             }
+            t.drain(out);
+        })
+    }
+
+    /// Runs `write` on the reused output buffer and returns what it wrote. One exact-size
+    /// allocation per chunk: a fresh `Vec` per chunk would cost two (the `Vec`, then the
+    /// shared header `Bytes` needs for a `Vec` with spare capacity), and a few hundred
+    /// bytes are quicker copied than allocated.
+    fn emit(&mut self, write: impl FnOnce(&mut Self, &mut Vec<u8>)) -> Bytes {
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        write(self, &mut out);
+        let bytes = Bytes::copy_from_slice(&out);
+        if out.capacity() <= MAX_KEPT_OUTPUT {
+            self.out = out;
         }
-        self.drain(&mut out);
-        Bytes::from(out)
+        bytes
     }
 
     fn fail_undecodable(&mut self, e: &DecodeError) {
@@ -264,14 +284,14 @@ impl ResponseTranslator {
 
     /// The upstream ended normally.
     pub fn finish(&mut self) -> Bytes {
-        let mut out = Vec::new();
-        self.ensure_started(&mut out);
-        if let Err(e) = self.decoder.finish() {
-            log::warn!("Kiro stream ended badly: {e}");
-        }
-        self.assembler.finish(&mut self.events);
-        self.drain(&mut out);
-        Bytes::from(out)
+        self.emit(|t, out| {
+            t.ensure_started(out);
+            if let Err(e) = t.decoder.finish() {
+                log::warn!("Kiro stream ended badly: {e}");
+            }
+            t.assembler.finish(&mut t.events);
+            t.drain(out);
+        })
     }
 
     /// Something for a streaming client to hear while the upstream is silent: the dialect's
@@ -281,24 +301,24 @@ impl ResponseTranslator {
         if !self.stream || self.assembler.is_done() {
             return Bytes::new();
         }
-        let mut out = Vec::new();
-        if self.started {
-            self.events.push(StreamEvent::Ping);
-            self.drain(&mut out);
-        } else {
-            // The start carries its own ping.
-            self.ensure_started(&mut out);
-        }
-        Bytes::from(out)
+        self.emit(|t, out| {
+            if t.started {
+                t.events.push(StreamEvent::Ping);
+                t.drain(out);
+            } else {
+                // The start carries its own ping.
+                t.ensure_started(out);
+            }
+        })
     }
 
     /// The upstream failed after the response started.
     pub fn fail(&mut self, err: GatewayError) -> Bytes {
-        let mut out = Vec::new();
-        self.ensure_started(&mut out);
-        self.assembler.fail(err, &mut self.events);
-        self.drain(&mut out);
-        Bytes::from(out)
+        self.emit(|t, out| {
+            t.ensure_started(out);
+            t.assembler.fail(err, &mut t.events);
+            t.drain(out);
+        })
     }
 
     pub fn is_done(&self) -> bool {

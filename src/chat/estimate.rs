@@ -9,20 +9,15 @@ use super::{Block, ChatRequest};
 
 /// Estimated tokens of `text`.
 pub fn text_tokens(text: &str) -> u64 {
-    tokens_from_units(units(text.as_bytes(), &mut false))
+    tokens_from_units(units(text.as_bytes()))
 }
 
-/// Estimated tokens of a JSON value's compact text (tool schemas and arguments), counted as
-/// it is serialised instead of building the string.
-fn json_tokens(value: &serde_json::Value) -> u64 {
-    // serde_json writes a few bytes at a time; the buffer lets `units` see whole blocks.
-    let mut writer = std::io::BufWriter::with_capacity(8 * 1024, UnitCounter::default());
-    // Writing into the counter cannot fail, and a `Value` always serialises.
-    let _ = serde_json::to_writer(&mut writer, value);
-    match writer.into_inner() {
-        Ok(counter) => tokens_from_units(counter.units),
-        Err(e) => tokens_from_units(e.into_inner().get_ref().units),
-    }
+/// Estimated tokens of a JSON value's compact text (tool schemas and arguments). `scratch` is
+/// reused from value to value.
+fn json_tokens(value: &serde_json::Value, scratch: &mut Vec<u8>) -> u64 {
+    scratch.clear();
+    crate::json::push_json_value(scratch, value);
+    tokens_from_units(units(scratch))
 }
 
 fn tokens_from_units(units: u64) -> u64 {
@@ -42,11 +37,8 @@ fn tokens_from_units(units: u64) -> u64 {
 /// Counted on bytes rather than decoded characters, which is several times faster on the
 /// large prompts every request carries: each character is one byte that is not a
 /// continuation byte, and the characters from U+0250 up are those whose first byte is at least
-/// 0xCA, or 0xC9 followed by a byte of at least 0x90 (U+0250 is `C9 90`). `after_c9` carries
-/// that case across calls when a text arrives in pieces.
-fn units(bytes: &[u8], after_c9: &mut bool) -> u64 {
-    let carried = *after_c9 && bytes.first().is_some_and(|&b| b >= 0x90);
-    *after_c9 = bytes.last() == Some(&0xC9);
+/// 0xCA, or 0xC9 followed by a byte of at least 0x90 (U+0250 is `C9 90`).
+fn units(bytes: &[u8]) -> u64 {
     if bytes.is_ascii() {
         return bytes.len() as u64;
     }
@@ -69,46 +61,51 @@ fn units(bytes: &[u8], after_c9: &mut bool) -> u64 {
     } else {
         0
     };
-    simple + 3 * (c9_wide + usize::from(carried)) as u64
-}
-
-/// An `io::Write` that only counts [`units`].
-#[derive(Default)]
-struct UnitCounter {
-    units: u64,
-    after_c9: bool,
-}
-
-impl std::io::Write for UnitCounter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.units += units(buf, &mut self.after_c9);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    simple + 3 * c9_wide as u64
 }
 
 /// Estimated output tokens of streamed text (≈4 Latin characters or ≈1.5 CJK characters a token).
 pub fn output_tokens(text: &str) -> u64 {
-    // Latin: 1/4 token a char; CJK: 2/3 token a char. Work in twelfths.
-    let twelfths: u64 = text
-        .chars()
-        .map(|c| {
-            if ('\u{4E00}'..='\u{9FFF}').contains(&c) {
-                8
-            } else {
-                3
-            }
-        })
-        .sum();
-    twelfths.div_ceil(12)
+    OutputCount::of(text).tokens()
+}
+
+/// A running [`output_tokens`] over text that arrives in pieces: adding the pieces one by one
+/// gives the same estimate as the whole text at once, without keeping the text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutputCount {
+    /// Latin: 1/4 token a char; CJK: 2/3 token a char. Counted in twelfths so both are whole.
+    twelfths: u64,
+}
+
+impl OutputCount {
+    pub fn of(text: &str) -> Self {
+        let mut count = OutputCount::default();
+        count.add(text);
+        count
+    }
+
+    pub fn add(&mut self, text: &str) {
+        self.twelfths += text
+            .chars()
+            .map(|c| {
+                if ('\u{4E00}'..='\u{9FFF}').contains(&c) {
+                    8
+                } else {
+                    3
+                }
+            })
+            .sum::<u64>();
+    }
+
+    pub fn tokens(self) -> u64 {
+        self.twelfths.div_ceil(12)
+    }
 }
 
 /// Estimated input tokens of a whole request: system, messages, tools.
 pub fn request_tokens(req: &ChatRequest) -> u64 {
     let mut total = 0u64;
+    let mut scratch = Vec::new();
     for s in &req.system {
         total += text_tokens(s);
     }
@@ -120,7 +117,9 @@ pub fn request_tokens(req: &ChatRequest) -> u64 {
                 // 1000x1000 screenshot.
                 Block::Image(_) => 1_600,
                 Block::Document(d) => (d.data.len() as u64 * 3 / 4) / 4,
-                Block::ToolUse { name, input, .. } => text_tokens(name) + json_tokens(input),
+                Block::ToolUse { name, input, .. } => {
+                    text_tokens(name) + json_tokens(input, &mut scratch)
+                }
                 Block::ToolResult {
                     content, images, ..
                 } => text_tokens(content) + 1_600 * images.len() as u64,
@@ -128,7 +127,9 @@ pub fn request_tokens(req: &ChatRequest) -> u64 {
         }
     }
     for t in &req.tools {
-        total += text_tokens(&t.name) + text_tokens(&t.description) + json_tokens(&t.input_schema);
+        total += text_tokens(&t.name)
+            + text_tokens(&t.description)
+            + json_tokens(&t.input_schema, &mut scratch);
     }
     total.max(1)
 }
@@ -153,6 +154,17 @@ mod tests {
         assert!(text_tokens("你好世界") > text_tokens("abcd"));
         assert_eq!(output_tokens("abcdefgh"), 2);
         assert_eq!(output_tokens("你好世"), 2);
+    }
+
+    #[test]
+    fn output_counted_in_pieces_is_counted_as_a_whole() {
+        let whole = "ab你c好世界de".repeat(37);
+        let mut count = OutputCount::default();
+        for piece in whole.split_inclusive(['你', 'c', 'e']) {
+            count.add(piece);
+        }
+        assert_eq!(count.tokens(), output_tokens(&whole));
+        assert_eq!(count, OutputCount::of(&whole));
     }
 
     /// The definition: 1 unit per character below U+0250, 4 for the others.
@@ -189,12 +201,11 @@ mod tests {
     fn json_values_count_as_their_compact_text() {
         let value =
             json!({"desc": "\u{250}\u{24f} d\u{e9}j\u{e0} vu", "n": [1, 2.5, null], "q": "a\"b\n"});
-        assert_eq!(json_tokens(&value), text_tokens(&value.to_string()));
-        // A character split across two writes still counts once, as wide.
-        let mut counter = UnitCounter::default();
-        std::io::Write::write_all(&mut counter, &[0xC9]).unwrap();
-        std::io::Write::write_all(&mut counter, &[0x90]).unwrap();
-        assert_eq!(counter.units, 4);
+        let mut scratch = b"left over".to_vec();
+        assert_eq!(
+            json_tokens(&value, &mut scratch),
+            text_tokens(&value.to_string())
+        );
     }
 
     proptest::proptest! {

@@ -90,10 +90,13 @@ fn decode_event(frame: &Frame) -> Result<KiroEvent, EventError> {
         .ok_or(EventError::MissingEventType)?;
     let payload = &frame.payload[..];
     let event = match event_type {
-        "assistantResponseEvent" => {
-            let p: AssistantResponse = parse(event_type, payload)?;
-            KiroEvent::AssistantText(p.content.unwrap_or_default())
-        }
+        "assistantResponseEvent" => match plain_content(payload) {
+            Some(text) => KiroEvent::AssistantText(text.to_owned()),
+            None => {
+                let p: AssistantResponse = parse(event_type, payload)?;
+                KiroEvent::AssistantText(p.content.unwrap_or_default())
+            }
+        },
         "toolUseEvent" => {
             let p: ToolUse = parse(event_type, payload)?;
             let input = match p.input {
@@ -176,6 +179,20 @@ fn decode_error(frame: &Frame) -> KiroEvent {
         _ => PayloadMessage::read(&frame.payload).message,
     };
     KiroEvent::Error { code, message }
+}
+
+/// The text of a `{"content":"…"}` payload with nothing to unescape, read without the JSON
+/// parser: most events of an answer are exactly that, and the parser costs several times the
+/// event's other work. `None` for any other payload, which then takes the parser's path.
+fn plain_content(payload: &[u8]) -> Option<&str> {
+    let text = payload
+        .strip_prefix(br#"{"content":""#)?
+        .strip_suffix(br#""}"#)?;
+    // Without quotes, backslashes and control characters the JSON string is the text itself.
+    if text.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+        return None;
+    }
+    std::str::from_utf8(text).ok()
 }
 
 fn parse<'a, T: Deserialize<'a>>(event_type: &str, payload: &'a [u8]) -> Result<T, EventError> {
@@ -303,6 +320,56 @@ mod tests {
             event("assistantResponseEvent", extra),
             Ok(KiroEvent::AssistantText("x".into()))
         );
+    }
+
+    fn parsed_content(payload: &[u8]) -> Option<String> {
+        serde_json::from_slice::<AssistantResponse>(payload)
+            .ok()
+            .and_then(|p| p.content)
+    }
+
+    #[test]
+    fn plain_content_is_read_only_when_nothing_needs_unescaping() {
+        assert_eq!(plain_content(br#"{"content":"tok1 "}"#), Some("tok1 "));
+        assert_eq!(plain_content(br#"{"content":""}"#), Some(""));
+        for other in [
+            &br#"{"content":"a\nb"}"#[..],
+            br#"{"content":"x","messageStatus":"COMPLETED"}"#,
+            br#"{"content":"x"} "#,
+            b"{\"content\":\"tab\there\"}",
+            b"{\"content\":\"\xff\"}",
+        ] {
+            assert_eq!(
+                plain_content(other),
+                None,
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_arrives_as_sent(text in "\\PC{0,40}|[\\x00-\\x7f]{0,40}") {
+            let payload = serde_json::to_string(&serde_json::json!({"content": text})).unwrap();
+            proptest::prop_assert_eq!(
+                event("assistantResponseEvent", &payload),
+                Ok(KiroEvent::AssistantText(text))
+            );
+        }
+
+        #[test]
+        fn the_plain_path_agrees_with_the_parser(
+            payload in proptest::collection::vec(proptest::sample::select(
+                b"{}\":\\cntoe a\n\x01\xc3\xa9".to_vec()), 0..40),
+        ) {
+            let mut framed = br#"{"content":""#.to_vec();
+            framed.extend_from_slice(&payload);
+            framed.extend_from_slice(br#""}"#);
+            if let Some(text) = plain_content(&framed) {
+                proptest::prop_assert_eq!(Some(text.to_owned()), parsed_content(&framed));
+            }
+        }
     }
 
     #[test]

@@ -318,6 +318,9 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// Chunks at least this long are adopted by [`Decoder::feed_bytes`] rather than copied.
+const ADOPT_MIN: usize = 4096;
+
 /// An incremental event-stream decoder: feed it bytes split anywhere, pull whole frames out.
 ///
 /// Payloads are zero-copy slices of the internal buffer. Memory is bounded by
@@ -360,11 +363,14 @@ impl Decoder {
         Ok(())
     }
 
-    /// Like [`Decoder::feed`], but adopts the chunk's allocation without copying when the
-    /// buffer is empty and the chunk is uniquely owned (the common case for whole frames).
+    /// Like [`Decoder::feed`], but adopts a large chunk's allocation instead of copying it
+    /// when the buffer is empty and the chunk is uniquely owned. Small chunks (a few words of
+    /// text each, most of Kiro's events) are copied: once the frames of the last chunk are
+    /// dropped the buffer is reused in place, whereas adopting costs a fresh shared header,
+    /// and the old buffer's release, on every chunk.
     pub fn feed_bytes(&mut self, data: Bytes) -> Result<(), DecodeError> {
         self.check_room(data.len())?;
-        if self.buf.is_empty() {
+        if self.buf.is_empty() && data.len() >= ADOPT_MIN {
             match data.try_into_mut() {
                 Ok(owned) => self.buf = owned,
                 Err(shared) => self.buf.extend_from_slice(&shared),
@@ -840,6 +846,29 @@ mod tests {
         check_vector_frames(&frames);
         assert_eq!(d.buffered(), 0);
         assert_eq!(d.finish(), Ok(()));
+    }
+
+    #[test]
+    fn feed_bytes_adopts_large_chunks_and_reuses_its_buffer_for_small_ones() {
+        let big = encode_event("assistantResponseEvent", &[b'x'; 8192]).into_boxed_slice();
+        let big = Bytes::from(big);
+        let big_at = big.as_ptr() as usize..big.as_ptr() as usize + big.len();
+        let mut d = Decoder::new();
+        d.feed_bytes(big).unwrap();
+        let frame = d.next_frame().unwrap().unwrap();
+        assert!(
+            big_at.contains(&(frame.payload.as_ptr() as usize)),
+            "adopted, not copied"
+        );
+        drop(frame);
+
+        // Small chunks are copied into that same allocation, no new one per chunk.
+        let small = encode_event("assistantResponseEvent", br#"{"content":"Hi"}"#);
+        for _ in 0..200 {
+            d.feed_bytes(Bytes::from(small.clone())).unwrap();
+            assert!(big_at.contains(&(d.buf.as_ptr() as usize)));
+            assert_eq!(d.next_frame().unwrap().unwrap().payload.len(), 16);
+        }
     }
 
     /// The malformed "example" frame of hank9999 `tools/event-viewer.html` (§6.2): the

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::chat::estimate::output_tokens;
+use crate::chat::estimate::OutputCount;
 use crate::chat::{ErrorKind, GatewayError, StopReason, StreamEvent, Usage};
 
 use super::events::KiroEvent;
@@ -20,10 +20,6 @@ const CONTENT_LENGTH_EXCEEDED: &str = "ContentLengthExceededException";
 /// Largest tool-argument JSON buffered for one call; beyond it the call is treated as broken
 /// rather than letting one response grow without bound.
 const MAX_TOOL_INPUT_BYTES: usize = 8 * 1024 * 1024;
-
-/// Output is estimated in batches of this many bytes, so the per-call rounding of
-/// `output_tokens` costs at most one token per batch while memory stays small.
-const ESTIMATE_BATCH_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, Default)]
 pub struct AssemblerConfig {
@@ -60,7 +56,8 @@ pub struct ResponseAssembler {
     metadata_output: Option<u64>,
     metadata_stop: Option<String>,
     credits: Option<f64>,
-    output: OutputEstimate,
+    /// Running output-token estimate over everything the model produced.
+    output: OutputCount,
     unknown_events: u64,
 }
 
@@ -94,7 +91,7 @@ impl ResponseAssembler {
             metadata_output: None,
             metadata_stop: None,
             credits: None,
-            output: OutputEstimate::default(),
+            output: OutputCount::default(),
             unknown_events: 0,
         }
     }
@@ -123,7 +120,7 @@ impl ResponseAssembler {
         }
         self.start(out);
         match event {
-            KiroEvent::AssistantText(text) => self.on_text(&text, out),
+            KiroEvent::AssistantText(text) => self.on_text(text, out),
             KiroEvent::ToolUse {
                 tool_use_id,
                 name,
@@ -204,18 +201,19 @@ impl ResponseAssembler {
         self.done = true;
     }
 
-    fn on_text(&mut self, text: &str, out: &mut Vec<StreamEvent>) {
+    fn on_text(&mut self, text: String, out: &mut Vec<StreamEvent>) {
         if text.is_empty() {
             return;
         }
-        self.output.add(text);
+        self.output.add(&text);
         match self.splitter.as_mut() {
-            Some(splitter) => {
+            Some(splitter) if !splitter.is_past_thinking() => {
                 let mut segments = Vec::new();
-                splitter.push(text, &mut segments);
+                splitter.push(&text, &mut segments);
                 self.emit_segments(segments, out);
             }
-            None => self.emit_text(text.to_owned(), out),
+            // The splitter would only copy it.
+            _ => self.emit_text(text, out),
         }
     }
 
@@ -408,30 +406,10 @@ fn tool_arguments(input: &str) -> Option<String> {
     }
 }
 
-/// Running output-token estimate over everything the model produced.
-#[derive(Debug, Default)]
-struct OutputEstimate {
-    counted: u64,
-    batch: String,
-}
-
-impl OutputEstimate {
-    fn add(&mut self, text: &str) {
-        self.batch.push_str(text);
-        if self.batch.len() >= ESTIMATE_BATCH_BYTES {
-            self.counted += output_tokens(&self.batch);
-            self.batch.clear();
-        }
-    }
-
-    fn tokens(&self) -> u64 {
-        self.counted + output_tokens(&self.batch)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::estimate::output_tokens;
     use crate::kiro::events::decode;
     use crate::kiro::eventstream::{encode_event, encode_exception, Decoder};
 
@@ -893,13 +871,12 @@ mod tests {
     }
 
     #[test]
-    fn output_estimate_is_batched_without_drift() {
-        let mut e = OutputEstimate::default();
-        let chunk = "abcd".repeat(100);
-        for _ in 0..100 {
-            e.add(&chunk);
-        }
-        assert_eq!(e.tokens(), output_tokens(&chunk.repeat(100)));
+    fn the_output_estimate_is_that_of_the_whole_text() {
+        let cfg = config(false);
+        let pieces = ["a", "bc", "你好", "d", "世界e"];
+        let events = pieces.iter().map(|p| text(p)).collect();
+        let (_, usage) = finish_of(&run(cfg, events));
+        assert_eq!(usage.output_tokens, output_tokens(&pieces.concat()));
     }
 
     #[test]

@@ -63,6 +63,12 @@ impl ThinkingSplitter {
         self.state == State::Thinking
     }
 
+    /// True once the answer is past its opening thinking block (or had none): from then on
+    /// every delta is plain text, passed on unchanged.
+    pub fn is_past_thinking(&self) -> bool {
+        self.state == State::Text
+    }
+
     /// Takes the next text delta and appends whatever can already be classified to `out`.
     pub fn push(&mut self, delta: &str, out: &mut Vec<Segment>) {
         if self.state == State::Text {
@@ -281,6 +287,20 @@ mod tests {
 
     fn text(s: &str) -> Segment {
         Segment::Text(s.into())
+    }
+
+    #[test]
+    fn text_passes_through_once_past_the_thinking_block() {
+        let mut s = ThinkingSplitter::new();
+        let mut out = Vec::new();
+        assert!(!s.is_past_thinking());
+        s.push("<thinking>\nplan", &mut out);
+        assert!(!s.is_past_thinking());
+        s.push("</thinking>\n\nDone", &mut out);
+        assert!(s.is_past_thinking());
+        let mut plain = ThinkingSplitter::new();
+        plain.push("No block here", &mut out);
+        assert!(plain.is_past_thinking());
     }
 
     #[test]
