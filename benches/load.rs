@@ -53,6 +53,8 @@ USAGE: cargo bench --bench load -- [OPTIONS]
                      mock) (default both). The relay is a do-nothing Pingora proxy on the
                      gateway's core, sent the converted Kiro request: the floor of any
                      Pingora gateway for the same stream
+  --rounds R         measure the targets R times, alternating, and also print the median
+                     (and range) of each round's overheads (default 1)
   --perf FILE        record `perf record -g` of the gateway during its load into FILE
                      (and of the relay into FILE with the extension relay.data)
   --warmup W         requests sent through the gateway before measuring, up to C at once
@@ -87,6 +89,7 @@ struct Args {
     pin_core: Option<usize>,
     gw_threads: Option<usize>,
     target: String,
+    rounds: usize,
     perf: Option<PathBuf>,
     warmup: usize,
     gw_log: String,
@@ -108,6 +111,7 @@ fn parse_args() -> Result<Args, String> {
         pin_core: None,
         gw_threads: None,
         target: "both".into(),
+        rounds: 1,
         perf: None,
         warmup: 20,
         gw_log: "info".into(),
@@ -134,6 +138,7 @@ fn parse_args() -> Result<Args, String> {
             "--pin-core" => a.pin_core = Some(num(&flag, value()?)?),
             "--gw-threads" => a.gw_threads = Some(num(&flag, value()?)?),
             "--target" => a.target = value()?,
+            "--rounds" => a.rounds = num(&flag, value()?)?,
             "--perf" => a.perf = Some(PathBuf::from(value()?)),
             "--warmup" => a.warmup = num(&flag, value()?)?,
             "--gw-log" => a.gw_log = value()?,
@@ -156,8 +161,8 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
-    if a.clients == 0 || a.requests == 0 {
-        return Err("--clients and --requests must be positive".into());
+    if a.clients == 0 || a.requests == 0 || a.rounds == 0 {
+        return Err("--clients, --requests and --rounds must be positive".into());
     }
     if !["gateway", "mock", "relay", "both", "all"].contains(&a.target.as_str()) {
         return Err("--target must be gateway, mock, relay, both or all".into());
@@ -686,6 +691,8 @@ struct Report {
     error_kinds: String,
     rps: f64,
     ttfb: (f64, f64),
+    /// Time to first byte at p90, p95, p99.9 and the maximum, for the shape of the tail.
+    ttfb_tail: [f64; 4],
     first: (f64, f64),
     total: (f64, f64),
     /// CPU seconds of the process under test, and per 1000 requests.
@@ -697,13 +704,18 @@ struct Report {
     rss_idle_mb: f64,
 }
 
-fn percentiles(mut v: Vec<Duration>) -> (f64, f64) {
+/// The `quantiles` of `v`, in milliseconds.
+fn quantiles<const N: usize>(mut v: Vec<Duration>, quantiles: [f64; N]) -> [f64; N] {
     if v.is_empty() {
-        return (f64::NAN, f64::NAN);
+        return [f64::NAN; N];
     }
     v.sort_unstable();
-    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
-    (at(0.50), at(0.99))
+    quantiles.map(|p| v[((v.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3)
+}
+
+fn percentiles(v: Vec<Duration>) -> (f64, f64) {
+    let [p50, p99] = quantiles(v, [0.50, 0.99]);
+    (p50, p99)
 }
 
 fn error_kinds(failures: &[Failure]) -> String {
@@ -781,6 +793,7 @@ fn report_json(args: &Args, body_len: usize, r: &Report) -> String {
         "errors": r.errors,
         "rps": r.rps,
         "ttfb_ms": [r.ttfb.0, r.ttfb.1],
+        "ttfb_p90_p95_p999_max_ms": r.ttfb_tail,
         "first_event_ms": [r.first.0, r.first.1],
         "total_ms": [r.total.0, r.total.1],
         "cpu_us_per_req": r.cpu_s * 1e6 / r.ok.max(1) as f64,
@@ -844,6 +857,10 @@ fn measure(
         error_kinds: error_kinds(&failures),
         rps: samples.len() as f64 / run.wall.as_secs_f64(),
         ttfb: percentiles(samples.iter().map(|s| s.ttfb).collect()),
+        ttfb_tail: quantiles(
+            samples.iter().map(|s| s.ttfb).collect(),
+            [0.90, 0.95, 0.999, 1.0],
+        ),
         first: percentiles(samples.iter().map(|s| s.first_event).collect()),
         total: percentiles(samples.iter().map(|s| s.total).collect()),
         cpu_s: after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64 / ticks,
@@ -944,9 +961,51 @@ fn start_relay(mock: &Proc, args: &Args, cores: Option<&str>) -> Proc {
 }
 
 /// How `a` compares with the baseline `b`, as printed after the table.
+/// The pairs whose overhead is reported: (target, baseline).
+const OVERHEADS: [(&str, &str); 3] = [("gateway", "mock"), ("relay", "mock"), ("gateway", "relay")];
+
+fn find<'a>(reports: &'a [Report], name: &str) -> Option<&'a Report> {
+    reports.iter().find(|r| r.name == name)
+}
+
+fn cpu_per_request(r: &Report) -> f64 {
+    r.cpu_s * 1e6 / r.ok.max(1) as f64
+}
+
+/// The median and range of one overhead figure over the rounds.
+fn spread(mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    match (v.first(), v.last()) {
+        (Some(lo), Some(hi)) => {
+            let median = (v[(v.len() - 1) / 2] + v[v.len() / 2]) / 2.0;
+            format!("{median:.3} ({lo:.3}..{hi:.3})")
+        }
+        _ => "-".into(),
+    }
+}
+
+/// `a` against `b` over all rounds: the median of the per-round figures, and their range.
+fn print_overhead_medians(rounds: &[Vec<Report>], a: &str, b: &str) {
+    let pairs: Vec<(&Report, &Report)> = rounds
+        .iter()
+        .filter_map(|r| Some((find(r, a)?, find(r, b)?)))
+        .collect();
+    if pairs.is_empty() {
+        return;
+    }
+    let of = |f: fn(&Report, &Report) -> f64| spread(pairs.iter().map(|(a, b)| f(a, b)).collect());
+    println!(
+        "median of {} rounds, {a} vs {b}: req/s ×{}; ttfb p50 +{} ms, p99 +{} ms; CPU ×{}",
+        pairs.len(),
+        of(|a, b| a.rps / b.rps),
+        of(|a, b| a.ttfb.0 - b.ttfb.0),
+        of(|a, b| a.ttfb.1 - b.ttfb.1),
+        of(|a, b| cpu_per_request(a) / cpu_per_request(b)),
+    );
+}
+
 fn print_overhead(a: &Report, b: &Report) {
-    let a_cpu = a.cpu_s * 1e6 / a.ok.max(1) as f64;
-    let b_cpu = b.cpu_s * 1e6 / b.ok.max(1) as f64;
+    let (a_cpu, b_cpu) = (cpu_per_request(a), cpu_per_request(b));
     println!(
         "overhead {} vs {}: req/s ×{:.3}; ttfb p50 +{:.2} ms, p99 +{:.2} ms; first event p99 +{:.2} ms; total p50 ×{:.2}, p99 ×{:.2}; CPU {:.0} µs/req = ×{:.2} the {}'s",
         a.name,
@@ -1100,38 +1159,48 @@ fn main() {
     let wants = |t: &str| {
         args.target == t || args.target == "all" || (args.target == "both" && t != "relay")
     };
-    let mut reports = Vec::new();
-    let mut run = |name, target: &Proc, req: Request, perf: Option<&Path>| {
-        let target = Target {
-            name,
-            addr: target.addr,
-            pid: target.pid(),
+    let relay = wants("relay").then(|| start_relay(&mock, &args, gw_cores.as_deref()));
+    // Rounds alternate the targets, so that a drift of the machine's load (shared hosts drift
+    // by 10-30 % over minutes) falls on each of them alike; overheads are taken within a round.
+    let mut rounds: Vec<Vec<Report>> = Vec::new();
+    for round in 0..args.rounds {
+        let mut reports = Vec::new();
+        // Only the first round is profiled.
+        let perf = args.perf.as_deref().filter(|_| round == 0);
+        let mut run = |name, target: &Proc, req: Request, perf: Option<&Path>| {
+            let target = Target {
+                name,
+                addr: target.addr,
+                pid: target.pid(),
+            };
+            let r = measure(&rt, target, req, &args, mock.pid(), perf);
+            print_report(&r);
+            reports.push(r);
         };
-        let r = measure(&rt, target, req, &args, mock.pid(), perf);
-        print_report(&r);
-        reports.push(r);
-    };
-    if wants("gateway") {
-        run("gateway", &gw, gw_req(), args.perf.as_deref());
+        if wants("gateway") {
+            run("gateway", &gw, gw_req(), perf);
+        }
+        if let Some(relay) = &relay {
+            let perf = perf.map(|file| file.with_extension("relay.data"));
+            run("relay", relay, mock_req(), perf.as_deref());
+        }
+        if wants("mock") {
+            run("mock", &mock, mock_req(), None);
+        }
+        for (a, b) in OVERHEADS {
+            if let (Some(a), Some(b)) = (find(&reports, a), find(&reports, b)) {
+                print_overhead(a, b);
+            }
+        }
+        rounds.push(reports);
     }
-    if wants("relay") {
-        let relay = start_relay(&mock, &args, gw_cores.as_deref());
-        let perf = args
-            .perf
-            .as_ref()
-            .map(|file| file.with_extension("relay.data"));
-        run("relay", &relay, mock_req(), perf.as_deref());
-    }
-    if wants("mock") {
-        run("mock", &mock, mock_req(), None);
-    }
-    let find = |name: &str| reports.iter().find(|r| r.name == name);
-    for (a, b) in [("gateway", "mock"), ("relay", "mock"), ("gateway", "relay")] {
-        if let (Some(a), Some(b)) = (find(a), find(b)) {
-            print_overhead(a, b);
+    if rounds.len() > 1 {
+        for (a, b) in OVERHEADS {
+            print_overhead_medians(&rounds, a, b);
         }
     }
-    for r in &reports {
+    let reports: Vec<&Report> = rounds.iter().flatten().collect();
+    for r in reports {
         println!("RESULT {}", report_json(&args, client_body.len(), r));
     }
 }
