@@ -218,7 +218,10 @@ fn free_addr() -> SocketAddr {
 fn wait_for_port(addr: SocketAddr, child: &mut Child, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if StdTcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+        // A connection to itself (the kernel picked `addr` as the source port: the port is
+        // in the ephemeral range) succeeds without any listener, so it proves nothing.
+        let connected = StdTcpStream::connect_timeout(&addr, Duration::from_millis(200));
+        if connected.is_ok_and(|s| s.local_addr().ok() != Some(addr)) {
             return;
         }
         if let Ok(Some(status)) = child.try_wait() {

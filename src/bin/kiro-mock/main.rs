@@ -153,7 +153,9 @@ fn announce_when_ready(addr: SocketAddr) {
     std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            // Not a connection to itself (possible on an ephemeral port without a listener).
+            let connected = TcpStream::connect_timeout(&addr, Duration::from_millis(200));
+            if connected.is_ok_and(|s| s.local_addr().ok() != Some(addr)) {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "kiro-mock listening on {addr}");
                 let _ = out.flush();
