@@ -55,7 +55,7 @@ USAGE: cargo bench --bench load -- [OPTIONS]
                      Pingora gateway for the same stream
   --rounds R         measure the targets R times, alternating, and also print the median
                      (and range) of each round's overheads (default 1)
-  --perf FILE        record `perf record -g` of the gateway during its load into FILE
+  --perf FILE        record `perf record --call-graph dwarf` of the gateway during its load into FILE
                      (and of the relay into FILE with the extension relay.data)
   --warmup W         requests sent through the gateway before measuring, up to C at once
                      (default 20)
@@ -830,7 +830,8 @@ fn measure(
     reset_peak(pid);
     let perf_child = perf.map(|file| {
         Command::new("perf")
-            .args(["record", "-g", "-F", "999", "-o"])
+            // DWARF: release builds have no frame pointers, so `-g` stops at the first Rust frame.
+            .args(["record", "--call-graph", "dwarf,32768", "-F", "499", "-o"])
             .arg(file)
             .args(["-p", &pid.to_string()])
             .stdout(Stdio::null())

@@ -14,6 +14,7 @@ use crate::dialect::{Dialect, RequestHints, ResponseWriter};
 use crate::kiro::events;
 use crate::kiro::eventstream::{DecodeError, Decoder};
 use crate::kiro::models::{self, ModelInfo, ModelSettings};
+use crate::kiro::normalize;
 use crate::kiro::request::{self, BuildOptions, KiroRequest};
 use crate::kiro::response::{AssemblerConfig, ResponseAssembler};
 use bytes::Bytes;
@@ -138,11 +139,17 @@ pub fn prepare(
         .or(session_key.as_deref());
     options.payload_budget = settings.payload_budget;
     options.max_image_bytes = settings.max_image_bytes;
+    // Counted on the schemas as the client sent them, as `count_tokens` does.
+    let input_tokens = estimate::request_tokens(&req);
+    // Reshaped here, where the request is ours to change, so that `build` borrows them.
+    for tool in &mut req.tools {
+        normalize::sanitize_schema_in_place(&mut tool.input_schema);
+    }
     let kiro = request::build(&req, &options)?;
     let meta = ResponseMeta {
         id: uuid::Uuid::new_v4().simple().to_string(),
         model: req.model.clone(),
-        input_tokens: estimate::request_tokens(&req),
+        input_tokens,
         created: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),

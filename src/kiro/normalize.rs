@@ -698,7 +698,7 @@ pub fn build_tools<'a>(
                 name: kiro_name,
                 description: Cow::Borrowed(HISTORY_TOOL_DESCRIPTION),
                 input_schema: InputSchema {
-                    json: empty_object_schema(),
+                    json: Cow::Owned(empty_object_schema()),
                 },
             },
         });
@@ -802,23 +802,37 @@ pub fn empty_object_schema() -> Value {
 /// `additionalProperties` a bool or object (default true); top-level `oneOf`/`anyOf`/`allOf`
 /// flattened; `$schema`, numeric `exclusiveMinimum`/`exclusiveMaximum` and out-of-i32
 /// `minimum`/`maximum` removed at every level.
-pub fn sanitize_schema(schema: &Value) -> Value {
-    let Value::Object(source) = schema else {
-        return empty_object_schema();
+///
+/// A schema already in that shape (Claude Code's are, but for their top-level `$schema`) is
+/// borrowed, not copied: see [`sanitize_schema_in_place`].
+pub fn sanitize_schema(schema: &Value) -> Cow<'_, Value> {
+    if is_sanitized(schema) {
+        return Cow::Borrowed(schema);
+    }
+    match schema {
+        Value::Object(source) => Cow::Owned(sanitize_object(source.clone())),
+        _ => Cow::Owned(empty_object_schema()),
+    }
+}
+
+/// [`sanitize_schema`] on a schema the caller owns, with no copy of it: after this,
+/// `sanitize_schema` borrows it.
+pub fn sanitize_schema_in_place(schema: &mut Value) {
+    if is_sanitized(schema) {
+        return;
+    }
+    *schema = match std::mem::take(schema) {
+        Value::Object(source) => sanitize_object(source),
+        _ => empty_object_schema(),
     };
-    let mut root = source.clone();
+}
+
+fn sanitize_object(mut root: Map<String, Value>) -> Value {
+    // Leaves `properties` an object and `required` an array of distinct strings.
     flatten_top_level_combinators(&mut root);
     clean_schema_node(&mut root, 0);
 
     root.insert("type".into(), Value::from("object"));
-    if !matches!(root.get("properties"), Some(Value::Object(_))) {
-        root.insert("properties".into(), Value::Object(Map::new()));
-    }
-    let required: Vec<Value> = match root.get("required") {
-        Some(Value::Array(items)) => items.iter().filter(|v| v.is_string()).cloned().collect(),
-        _ => Vec::new(),
-    };
-    root.insert("required".into(), Value::Array(required));
     if !matches!(
         root.get("additionalProperties"),
         Some(Value::Bool(_) | Value::Object(_))
@@ -826,6 +840,31 @@ pub fn sanitize_schema(schema: &Value) -> Value {
         root.insert("additionalProperties".into(), Value::Bool(true));
     }
     Value::Object(root)
+}
+
+/// Whether [`sanitize_schema`] would return `schema` unchanged.
+fn is_sanitized(schema: &Value) -> bool {
+    let Value::Object(root) = schema else {
+        return false;
+    };
+    let required_ok = match root.get("required") {
+        Some(Value::Array(names)) => names.iter().enumerate().all(|(i, name)| {
+            name.as_str()
+                .is_some_and(|n| !names[..i].iter().any(|earlier| earlier.as_str() == Some(n)))
+        }),
+        _ => false,
+    };
+    required_ok
+        && root.get("type").and_then(Value::as_str) == Some("object")
+        && matches!(root.get("properties"), Some(Value::Object(_)))
+        && matches!(
+            root.get("additionalProperties"),
+            Some(Value::Bool(_) | Value::Object(_))
+        )
+        && !["allOf", "anyOf", "oneOf"]
+            .iter()
+            .any(|keyword| root.contains_key(*keyword))
+        && is_clean_node(root, 0)
 }
 
 /// Kiro refuses `oneOf`/`anyOf`/`allOf` at the top level (`TOOL_SCHEMA_INVALID`). The
@@ -936,6 +975,58 @@ fn clean_schema_value(value: &mut Value, depth: usize) {
             }
         }
         _ => {}
+    }
+}
+
+/// Whether [`clean_schema_node`] would leave `node` and its sub-schemas unchanged.
+fn is_clean_node(node: &Map<String, Value>, depth: usize) -> bool {
+    if depth > MAX_SCHEMA_DEPTH {
+        return true;
+    }
+    if node.contains_key("$schema")
+        || ["exclusiveMinimum", "exclusiveMaximum"]
+            .iter()
+            .any(|key| node.get(*key).is_some_and(Value::is_number))
+        || ["minimum", "maximum"]
+            .iter()
+            .any(|key| node.get(*key).is_some_and(|v| !fits_i32(v)))
+    {
+        return false;
+    }
+    node.iter().all(|(key, value)| match key.as_str() {
+        "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
+            match value {
+                Value::Object(map) => map.values().all(|s| is_clean_value(s, depth + 1)),
+                _ => true,
+            }
+        }
+        "items"
+        | "additionalProperties"
+        | "additionalItems"
+        | "not"
+        | "if"
+        | "then"
+        | "else"
+        | "contains"
+        | "propertyNames"
+        | "unevaluatedProperties"
+        | "unevaluatedItems"
+        | "anyOf"
+        | "oneOf"
+        | "allOf"
+        | "prefixItems" => is_clean_value(value, depth + 1),
+        _ => true,
+    })
+}
+
+fn is_clean_value(value: &Value, depth: usize) -> bool {
+    match value {
+        Value::Object(map) => is_clean_node(map, depth),
+        Value::Array(items) => items.iter().all(|item| match item {
+            Value::Object(map) => is_clean_node(map, depth),
+            _ => true,
+        }),
+        _ => true,
     }
 }
 
@@ -1467,7 +1558,7 @@ mod tests {
         assert_eq!(names, ["Bash", "Read", "Grep"]);
         let grep = &set.specs[2].tool_specification;
         assert_eq!(grep.description, HISTORY_TOOL_DESCRIPTION);
-        assert_eq!(grep.input_schema.json, empty_object_schema());
+        assert_eq!(*grep.input_schema.json, empty_object_schema());
         assert_eq!(set.to_client.get("Grep").map(String::as_str), Some("Grep"));
 
         let unnamed = vec![tool(" ", "x", json!({}))];
@@ -1545,8 +1636,8 @@ mod tests {
 
     #[test]
     fn schemas_are_reshaped_for_kiro() {
-        assert_eq!(sanitize_schema(&json!("nope")), empty_object_schema());
-        assert_eq!(sanitize_schema(&json!({})), empty_object_schema());
+        assert_eq!(*sanitize_schema(&json!("nope")), empty_object_schema());
+        assert_eq!(*sanitize_schema(&json!({})), empty_object_schema());
 
         let schema = json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -1581,8 +1672,87 @@ mod tests {
             "data, not a schema"
         );
 
-        let strict = sanitize_schema(&json!({"type": "object", "additionalProperties": false}));
+        let strict =
+            sanitize_schema(&json!({"type": "object", "additionalProperties": false})).into_owned();
         assert_eq!(strict["additionalProperties"], false);
+    }
+
+    #[test]
+    fn sanitised_schemas_are_borrowed_not_copied() {
+        // Claude Code's shape: clean but for the top-level `$schema`.
+        let mut schema = json!({
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "n": {"type": "integer", "minimum": 0}},
+            "required": ["path"],
+            "additionalProperties": false
+        });
+        assert!(matches!(sanitize_schema(&schema), Cow::Owned(_)));
+        let expected = sanitize_schema(&schema).into_owned();
+        sanitize_schema_in_place(&mut schema);
+        assert_eq!(schema, expected);
+        assert!(matches!(sanitize_schema(&schema), Cow::Borrowed(_)));
+
+        let mut not_an_object = json!(["x"]);
+        sanitize_schema_in_place(&mut not_an_object);
+        assert_eq!(not_an_object, empty_object_schema());
+        // A deep `$schema` or a bound out of i32 range is still found.
+        let deep = json!({"type": "object", "properties": {"a": {"items": {"$schema": "x"}}},
+            "required": [], "additionalProperties": true});
+        assert!(matches!(sanitize_schema(&deep), Cow::Owned(_)));
+        let wide = json!({"type": "object", "properties": {"a": {"maximum": 1e12}},
+            "required": [], "additionalProperties": true});
+        assert!(matches!(sanitize_schema(&wide), Cow::Owned(_)));
+        let repeated = json!({"type": "object", "properties": {}, "required": ["a", "a"],
+            "additionalProperties": true});
+        assert_eq!(sanitize_schema(&repeated)["required"], json!(["a"]));
+    }
+
+    /// Arbitrary JSON, biased towards the keywords the sanitiser looks at.
+    fn schema_like() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let key = prop::sample::select(vec![
+            "type",
+            "properties",
+            "required",
+            "additionalProperties",
+            "$schema",
+            "items",
+            "anyOf",
+            "oneOf",
+            "allOf",
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "a",
+            "b",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            prop::sample::select(vec!["object", "string", "a", "b"]).prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(key.clone(), inner, 0..6).prop_map(|m| {
+                    Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sanitising_is_idempotent_and_borrows_its_own_output(schema in schema_like()) {
+            let once = sanitize_schema(&schema).into_owned();
+            let twice = sanitize_schema(&once);
+            proptest::prop_assert!(matches!(twice, Cow::Borrowed(_)));
+            let mut in_place = schema.clone();
+            sanitize_schema_in_place(&mut in_place);
+            proptest::prop_assert_eq!(in_place, once);
+        }
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! [`build`] runs the rules of [`super::normalize`] in order and serialises once, borrowing the
 //! client's strings all the way, so a 600 KB conversation is copied only into the output
-//! buffer. The `profileArn` depends on the account an attempt uses, so it is spliced in per
-//! attempt by [`with_profile_arn`] instead of rebuilding the body.
+//! buffer. The `profileArn` depends on the account an attempt uses, so it is appended per
+//! attempt by [`into_body_with_profile_arn`] instead of rebuilding the body.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -296,38 +296,50 @@ fn estimated_size(req: &ChatRequest) -> usize {
     (blocks + system + tools) * 11 / 10 + 200 * req.messages.len() + 4096
 }
 
-/// Adds `"profileArn":"<arn>"` to the root object of a body made by [`build`] (which never
-/// contains one), without parsing it again. `None`, or a body that is not a JSON object,
-/// is returned unchanged.
+/// Adds `"profileArn":"<arn>"` as the last member of the root object of a body made by
+/// [`build`] (which never contains one), without parsing it again. `None`, or a body that is
+/// not a JSON object, is returned unchanged.
 pub fn with_profile_arn(body: &[u8], arn: Option<&str>) -> Bytes {
-    let Some(arn) = arn else {
-        return Bytes::copy_from_slice(body);
-    };
-    let Some(open) = body.iter().position(|b| !b.is_ascii_whitespace()) else {
-        return Bytes::copy_from_slice(body);
-    };
-    let (Some(b'{'), Some(head), Some(rest)) =
-        (body.get(open), body.get(..=open), body.get(open + 1..))
-    else {
-        return Bytes::copy_from_slice(body);
+    let mut copy = crate::memory::buffer(body.len() + arn.map_or(0, |a| a.len() + 32));
+    copy.extend_from_slice(body);
+    into_body_with_profile_arn(copy, arn)
+}
+
+/// [`with_profile_arn`] on a body the caller owns: the member is appended in place, into the
+/// spare capacity [`build`] leaves, so the conversation is not copied.
+pub fn into_body_with_profile_arn(mut body: Vec<u8>, arn: Option<&str>) -> Bytes {
+    if let Some(arn) = arn {
+        append_profile_arn(&mut body, arn);
+    }
+    crate::memory::into_bytes(body)
+}
+
+fn append_profile_arn(body: &mut Vec<u8>, arn: &str) {
+    let Some((open, close)) = root_object_bounds(body) else {
+        return;
     };
     let Ok(value) = serde_json::to_string(arn) else {
-        return Bytes::copy_from_slice(body);
+        return;
     };
-    let empty_object = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
-    let mut out = crate::memory::buffer(body.len() + value.len() + 16);
-    out.extend_from_slice(head);
-    out.extend_from_slice(b"\"profileArn\":");
-    out.extend_from_slice(value.as_bytes());
-    if !empty_object {
-        out.extend_from_slice(b",");
+    let empty = body[..close].iter().rposition(|b| !b.is_ascii_whitespace()) == Some(open);
+    body.truncate(close);
+    if !empty {
+        body.push(b',');
     }
-    out.extend_from_slice(rest);
-    crate::memory::into_bytes(out)
+    body.extend_from_slice(b"\"profileArn\":");
+    body.extend_from_slice(value.as_bytes());
+    body.push(b'}');
+}
+
+/// Where the root object of `body` opens and closes, if `body` is one.
+fn root_object_bounds(body: &[u8]) -> Option<(usize, usize)> {
+    let open = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    let close = body.iter().rposition(|b| !b.is_ascii_whitespace())?;
+    (open < close && body[open] == b'{' && body[close] == b'}').then_some((open, close))
 }
 
 /// The same body for another account: `old` (the profileArn [`with_profile_arn`] put in, if
-/// any) taken out and `new` put in. A body that does not start with the expected splice is
+/// any) taken out and `new` put in. A body that does not end with the expected member is
 /// returned unchanged, with `new` not added: it was not made by [`with_profile_arn`].
 pub fn replace_profile_arn(body: &Bytes, old: Option<&str>, new: Option<&str>) -> Bytes {
     if old == new {
@@ -336,29 +348,27 @@ pub fn replace_profile_arn(body: &Bytes, old: Option<&str>, new: Option<&str>) -
     let Some(old) = old else {
         return with_profile_arn(body, new);
     };
-    let Ok(value) = serde_json::to_string(old) else {
-        return body.clone();
-    };
-    let open = body
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(0);
-    let splice = format!("{{\"profileArn\":{value}");
-    let Some(after) = body
-        .get(open..)
-        .and_then(|b| b.strip_prefix(splice.as_bytes()))
+    let (Some((open, close)), Ok(value)) = (root_object_bounds(body), serde_json::to_string(old))
     else {
         return body.clone();
     };
-    // `{"profileArn":"…",REST` or `{"profileArn":"…"}`: back to `{REST` / `{}`.
-    let rest = after.strip_prefix(b",").unwrap_or(after);
-    let mut base = crate::memory::buffer(open + 1 + rest.len());
-    base.extend_from_slice(&body[..open]);
-    base.push(b'{');
-    base.extend_from_slice(rest);
-    let out = with_profile_arn(&base, new);
-    crate::memory::recycle(base);
-    out
+    let member = format!("\"profileArn\":{value}");
+    let Some(start) = body[..close]
+        .strip_suffix(member.as_bytes())
+        .map(<[u8]>::len)
+    else {
+        return body.clone();
+    };
+    // `{REST,"profileArn":"…"}` or `{"profileArn":"…"}`: back to `{REST}` / `{}`.
+    let kept = match body[..start].iter().rposition(|b| !b.is_ascii_whitespace()) {
+        Some(i) if i > open && body[i] == b',' => i,
+        Some(i) if i == open => start,
+        _ => return body.clone(),
+    };
+    let mut base = crate::memory::buffer(kept + 1 + new.map_or(0, |a| a.len() + 32));
+    base.extend_from_slice(&body[..kept]);
+    base.push(b'}');
+    into_body_with_profile_arn(base, new)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -507,12 +517,12 @@ pub struct KiroTool<'a> {
 pub struct ToolSpecification<'a> {
     pub name: Cow<'a, str>,
     pub description: Cow<'a, str>,
-    pub input_schema: InputSchema,
+    pub input_schema: InputSchema<'a>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct InputSchema {
-    pub json: Value,
+pub struct InputSchema<'a> {
+    pub json: Cow<'a, Value>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1151,6 +1161,25 @@ mod tests {
         assert_eq!(empty["profileArn"], "a\"b");
         assert_eq!(&with_profile_arn(b"[1]", Some(arn))[..], b"[1]");
         assert_eq!(&with_profile_arn(b"", Some(arn))[..], b"");
+        assert_eq!(&with_profile_arn(b"{", Some(arn))[..], b"{");
+        // Appended as the last member, as Kiro's own clients send it.
+        assert_eq!(
+            &with_profile_arn(br#"{"a":{}} "#, Some("p"))[..],
+            br#"{"a":{},"profileArn":"p"}"#
+        );
+    }
+
+    #[test]
+    fn the_built_body_takes_the_profile_arn_in_place() {
+        let mut body = Vec::with_capacity(256);
+        body.extend_from_slice(br#"{"conversationState":{"a":1}}"#);
+        let at = body.as_ptr();
+        let with = into_body_with_profile_arn(body, Some("arn:x"));
+        assert_eq!(with.as_ptr(), at, "the conversation was copied");
+        assert_eq!(
+            &with[..],
+            br#"{"conversationState":{"a":1},"profileArn":"arn:x"}"#
+        );
     }
 
     #[test]
@@ -1175,6 +1204,8 @@ mod tests {
         // Not a body it made: left alone.
         let other = Bytes::from_static(br#"{"x":1}"#);
         assert_eq!(replace_profile_arn(&other, Some(a), Some(b)), other);
+        let inner = Bytes::from_static(br#"{"x":{"profileArn":"p"}}"#);
+        assert_eq!(replace_profile_arn(&inner, Some("p"), Some(b)), inner);
     }
 
     /// Test-only: the text/tool_use/tool_result subset of an Anthropic request.

@@ -62,12 +62,16 @@ pub async fn read_whole(session: &mut Session, max: usize) -> Result<Bytes, Body
         session.set_close_on_response_before_downstream_finish(true);
     }
     let mut buf = memory::buffer(length);
+    // Whether the retry buffer was armed when the last piece of the body was read.
+    let mut tail_buffered = false;
     loop {
-        if length.saturating_sub(buf.len()) <= RETRY_BUFFER {
+        let armed = length.saturating_sub(buf.len()) <= RETRY_BUFFER;
+        if armed {
             session.enable_retry_buffering(); // idempotent
         }
         match session.read_request_body().await.map_err(BodyError::Io)? {
             Some(chunk) => {
+                tail_buffered = armed;
                 if buf.len() + chunk.len() > length {
                     return Err(BodyError::Client(GatewayError::invalid(
                         "the request body is longer than its Content-Length",
@@ -84,7 +88,8 @@ pub async fn read_whole(session: &mut Session, max: usize) -> Result<Bytes, Body
             buf.len()
         ))));
     }
-    if length > 0 && session.as_ref().get_retry_buffer().is_none() {
+    // Asked without `get_retry_buffer`, which returns a copy of the buffer.
+    if length > 0 && (!tail_buffered || session.as_ref().retry_buffer_truncated()) {
         // Without the tail in the retry buffer the converted body would never be sent and the
         // request would hang: fail loudly instead.
         return Err(BodyError::Client(GatewayError::new(

@@ -4,7 +4,7 @@ use super::attempts::Verdict;
 use super::{Ctx, Gateway};
 use crate::chat::{ErrorKind, GatewayError};
 use crate::kiro::headers::{self, ClientFingerprint};
-use crate::kiro::request::{replace_profile_arn, with_profile_arn};
+use crate::kiro::request::{into_body_with_profile_arn, replace_profile_arn};
 use crate::metrics;
 use crate::upstream::pulse;
 use bytes::Bytes;
@@ -76,10 +76,9 @@ pub async fn upstream_peer(gw: &Gateway, _s: &mut Session, ctx: &mut Ctx) -> Res
                         // A retry: the previous attempt's body, with this account's profile.
                         replace_profile_arn(&ctx.upstream_body, ctx.upstream_arn.as_deref(), arn)
                     } else {
-                        // Only one copy of a long conversation is kept per request.
-                        let body = with_profile_arn(&prepared.kiro.body, arn);
-                        crate::memory::recycle(std::mem::take(&mut prepared.kiro.body));
-                        body
+                        // The first attempt takes the built body: one copy of a long
+                        // conversation per request.
+                        into_body_with_profile_arn(std::mem::take(&mut prepared.kiro.body), arn)
                     };
                     ctx.upstream_arn = arn.map(str::to_owned);
                 }
