@@ -923,42 +923,18 @@ fn clean_schema_node(node: &mut Map<String, Value>, depth: usize) {
     if depth > MAX_SCHEMA_DEPTH {
         return;
     }
-    node.remove("$schema");
-    for key in ["exclusiveMinimum", "exclusiveMaximum"] {
-        if node.get(key).is_some_and(Value::is_number) {
-            node.remove(key);
-        }
-    }
-    for key in ["minimum", "maximum"] {
-        if node.get(key).is_some_and(|v| !fits_i32(v)) {
-            node.remove(key);
-        }
-    }
+    node.retain(|key, value| !rejected_by_kiro(key, value));
     for (key, value) in node.iter_mut() {
-        match key.as_str() {
-            "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
+        match sub_schemas(key) {
+            Some(SubSchemas::Named) => {
                 if let Value::Object(map) = value {
                     for schema in map.values_mut() {
                         clean_schema_value(schema, depth + 1);
                     }
                 }
             }
-            "items"
-            | "additionalProperties"
-            | "additionalItems"
-            | "not"
-            | "if"
-            | "then"
-            | "else"
-            | "contains"
-            | "propertyNames"
-            | "unevaluatedProperties"
-            | "unevaluatedItems"
-            | "anyOf"
-            | "oneOf"
-            | "allOf"
-            | "prefixItems" => clean_schema_value(value, depth + 1),
-            _ => {}
+            Some(SubSchemas::Direct) => clean_schema_value(value, depth + 1),
+            None => {}
         }
     }
 }
@@ -983,22 +959,52 @@ fn is_clean_node(node: &Map<String, Value>, depth: usize) -> bool {
     if depth > MAX_SCHEMA_DEPTH {
         return true;
     }
-    if node.contains_key("$schema")
-        || ["exclusiveMinimum", "exclusiveMaximum"]
-            .iter()
-            .any(|key| node.get(*key).is_some_and(Value::is_number))
-        || ["minimum", "maximum"]
-            .iter()
-            .any(|key| node.get(*key).is_some_and(|v| !fits_i32(v)))
-    {
-        return false;
-    }
-    node.iter().all(|(key, value)| match key.as_str() {
-        "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
-            match value {
-                Value::Object(map) => map.values().all(|s| is_clean_value(s, depth + 1)),
+    node.iter().all(|(key, value)| {
+        !rejected_by_kiro(key, value)
+            && match (sub_schemas(key), value) {
+                (Some(SubSchemas::Named), Value::Object(map)) => {
+                    map.values().all(|schema| is_clean_value(schema, depth + 1))
+                }
+                (Some(SubSchemas::Direct), _) => is_clean_value(value, depth + 1),
                 _ => true,
             }
+    })
+}
+
+fn is_clean_value(value: &Value, depth: usize) -> bool {
+    match value {
+        Value::Object(map) => is_clean_node(map, depth),
+        Value::Array(items) => items.iter().all(|item| match item {
+            Value::Object(map) => is_clean_node(map, depth),
+            _ => true,
+        }),
+        _ => true,
+    }
+}
+
+/// A keyword Kiro refuses in any schema node: `$schema`, numeric (draft 6+) exclusive bounds,
+/// bounds outside i32.
+fn rejected_by_kiro(key: &str, value: &Value) -> bool {
+    match key {
+        "$schema" => true,
+        "exclusiveMinimum" | "exclusiveMaximum" => value.is_number(),
+        "minimum" | "maximum" => !fits_i32(value),
+        _ => false,
+    }
+}
+
+/// How a keyword holds sub-schemas.
+enum SubSchemas {
+    /// An object of them, by name (`properties`, `$defs`, …).
+    Named,
+    /// One, or an array of them (`items`, `anyOf`, …).
+    Direct,
+}
+
+fn sub_schemas(keyword: &str) -> Option<SubSchemas> {
+    match keyword {
+        "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
+            Some(SubSchemas::Named)
         }
         "items"
         | "additionalProperties"
@@ -1014,19 +1020,8 @@ fn is_clean_node(node: &Map<String, Value>, depth: usize) -> bool {
         | "anyOf"
         | "oneOf"
         | "allOf"
-        | "prefixItems" => is_clean_value(value, depth + 1),
-        _ => true,
-    })
-}
-
-fn is_clean_value(value: &Value, depth: usize) -> bool {
-    match value {
-        Value::Object(map) => is_clean_node(map, depth),
-        Value::Array(items) => items.iter().all(|item| match item {
-            Value::Object(map) => is_clean_node(map, depth),
-            _ => true,
-        }),
-        _ => true,
+        | "prefixItems" => Some(SubSchemas::Direct),
+        _ => None,
     }
 }
 
