@@ -166,6 +166,28 @@ fn bench_request(c: &mut Criterion) {
                 )
             })
         });
+        // Every request with tools no recent one sent (a new client, a changed MCP setup):
+        // more variants than the tool cache remembers, taken in turn.
+        let unseen: Vec<Vec<u8>> = (0..128)
+            .map(|i| {
+                let mut variant = body::claude_code_body(size, "");
+                variant["tools"][0]["description"] = format!("variant {i}").into();
+                serde_json::to_vec(&variant).expect("json")
+            })
+            .collect();
+        let mut next = 0;
+        group.bench_function(format!("prepare_unseen_tools/{name}"), |b| {
+            b.iter(|| {
+                next = (next + 1) % unseen.len();
+                pipeline::prepare(
+                    Dialect::Anthropic,
+                    black_box(&unseen[next]),
+                    &hints,
+                    &settings,
+                    &store,
+                )
+            })
+        });
         group.bench_function(format!("parse/{name}"), |b| {
             b.iter(|| Dialect::Anthropic.parse_request(black_box(&body), &hints))
         });

@@ -84,19 +84,26 @@ pub fn push_json_value(out: &mut Vec<u8>, value: &Value) {
         }
         Value::String(s) => push_json_str(out, s),
         Value::Array(items) => push_json_array(out, items, |item, out| push_json_value(out, item)),
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                push_json_str(out, key);
-                out.push(b':');
-                push_json_value(out, item);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => push_json_object(out, map, |_, item, out| push_json_value(out, item)),
     }
+}
+
+/// Appends `members` as a JSON object, each value written by `write`, which is given its key.
+pub fn push_json_object<'v>(
+    out: &mut Vec<u8>,
+    members: impl IntoIterator<Item = (&'v String, &'v Value)>,
+    mut write: impl FnMut(&str, &'v Value, &mut Vec<u8>),
+) {
+    out.push(b'{');
+    for (i, (key, value)) in members.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, key);
+        out.push(b':');
+        write(key, value, out);
+    }
+    out.push(b'}');
 }
 
 /// Appends `items` as a JSON array, each written by `write`.

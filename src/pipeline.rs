@@ -14,7 +14,6 @@ use crate::dialect::{Dialect, RequestHints, ResponseWriter};
 use crate::kiro::events;
 use crate::kiro::eventstream::{DecodeError, Decoder};
 use crate::kiro::models::{self, ModelInfo, ModelSettings};
-use crate::kiro::normalize;
 use crate::kiro::request::{self, BuildOptions, KiroRequest};
 use crate::kiro::response::{AssemblerConfig, ResponseAssembler};
 use bytes::Bytes;
@@ -139,12 +138,7 @@ pub fn prepare(
         .or(session_key.as_deref());
     options.payload_budget = settings.payload_budget;
     options.max_image_bytes = settings.max_image_bytes;
-    // Counted on the schemas as the client sent them, as `count_tokens` does.
     let input_tokens = estimate::request_tokens(&req);
-    // Reshaped here, where the request is ours to change, so that `build` borrows them.
-    for tool in &mut req.tools {
-        normalize::sanitize_schema_in_place(&mut tool.input_schema);
-    }
     let kiro = request::build(&req, &options)?;
     let meta = ResponseMeta {
         id: uuid::Uuid::new_v4().simple().to_string(),
@@ -408,6 +402,72 @@ mod tests {
     }
 
     const PING: &str = "event: ping\ndata: {\"type\":\"ping\"}\n\n";
+
+    /// Requests that repeat a `tools` array share one parsed list (`dialect::tool_cache`);
+    /// what each converts to must not depend on that, nor on another request's edits.
+    #[test]
+    fn repeated_tools_convert_alike_and_edits_stay_with_their_request() {
+        let settings = TranslateSettings {
+            payload_budget: 600_000,
+            ..TranslateSettings::default()
+        };
+        let store = ResponseStore::new(1, Duration::from_secs(1));
+        let tools = serde_json::json!([
+            {"type": "function", "function": {"name": "repeated_tools_a", "parameters": {
+                "$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+                "properties": {"n": {"type": "integer", "exclusiveMinimum": 0}},
+                "required": ["n"], "additionalProperties": false}}},
+            {"type": "function", "function": {"name": "repeated_tools_b"}}
+        ]);
+        let convert = |tool_choice: serde_json::Value| {
+            let mut body = serde_json::json!({
+                "model": "claude-sonnet-4.5",
+                "messages": [{"role": "user", "content": "hi"}],
+                "tools": tools,
+            });
+            if !tool_choice.is_null() {
+                body["tool_choice"] = tool_choice;
+            }
+            let body = serde_json::to_vec(&body).unwrap_or_default();
+            let hints = RequestHints::default();
+            let prepared = prepare(Dialect::OpenAiChat, &body, &hints, &settings, &store)
+                .unwrap_or_else(|e| panic!("prepares: {e:?}"));
+            let kiro: serde_json::Value =
+                serde_json::from_slice(&prepared.kiro.body).unwrap_or_default();
+            let declared = kiro["conversationState"]["currentMessage"]["userInputMessage"]
+                ["userInputMessageContext"]["tools"]
+                .clone();
+            (declared, prepared.meta.input_tokens)
+        };
+        let (first, first_tokens) = convert(serde_json::Value::Null);
+        let allowed = serde_json::json!({"type": "allowed_tools", "allowed_tools": {
+            "mode": "auto", "tools": [{"type": "function", "function": {"name": "repeated_tools_b"}}]}});
+        let (narrowed, narrowed_tokens) = convert(allowed);
+        let (again, again_tokens) = convert(serde_json::Value::Null);
+
+        let names = |declared: &serde_json::Value| -> Vec<String> {
+            declared
+                .as_array()
+                .map(|tools| {
+                    tools
+                        .iter()
+                        .map(|t| t["toolSpecification"]["name"].as_str().unwrap_or("").into())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(names(&first), ["repeated_tools_a", "repeated_tools_b"]);
+        assert_eq!(names(&narrowed), ["repeated_tools_b"]);
+        assert_eq!(again, first, "the narrowing stayed with its request");
+        assert_eq!(again_tokens, first_tokens);
+        assert!(narrowed_tokens < first_tokens);
+        assert_eq!(
+            first[0]["toolSpecification"]["inputSchema"]["json"],
+            serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}},
+                "required": ["n"], "additionalProperties": false}),
+            "reshaped for Kiro"
+        );
+    }
 
     #[test]
     fn a_keepalive_before_any_byte_starts_the_stream() {

@@ -126,11 +126,17 @@ pub fn request_tokens(req: &ChatRequest) -> u64 {
             };
         }
     }
-    for t in &req.tools {
-        total += text_tokens(&t.name)
-            + text_tokens(&t.description)
-            + json_tokens(&t.input_schema, &mut scratch);
-    }
+    // Counted once per shared list: the same tools come on every turn.
+    total += req.tools.tokens(|tools| {
+        tools
+            .iter()
+            .map(|t| {
+                text_tokens(&t.name)
+                    + text_tokens(&t.description)
+                    + json_tokens(&t.input_schema, &mut scratch)
+            })
+            .sum()
+    });
     total.max(1)
 }
 
@@ -222,7 +228,7 @@ mod tests {
             ..Default::default()
         };
         let mut with_tool = base.clone();
-        with_tool.tools.push(Tool {
+        with_tool.tools.make_mut().push(Tool {
             name: "get_weather".into(),
             description: "Get the weather for a city".into(),
             input_schema: json!({"type":"object","properties":{"city":{"type":"string"}}}),

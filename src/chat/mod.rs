@@ -6,8 +6,10 @@
 
 pub mod error;
 pub mod estimate;
+pub mod tools;
 
 pub use error::{ErrorKind, GatewayError};
+pub use tools::Tools;
 
 use serde_json::Value;
 
@@ -21,7 +23,8 @@ pub struct ChatRequest {
     /// The conversation, oldest first. Roles need not alternate yet: the Kiro normaliser
     /// enforces Kiro's rules.
     pub messages: Vec<Message>,
-    pub tools: Vec<Tool>,
+    /// Shared with the other requests that sent the same `tools` bytes ([`Tools`]).
+    pub tools: Tools,
     pub tool_choice: ToolChoice,
     pub thinking: Option<ThinkingConfig>,
     /// The client's output limit. Kiro does not take it; kept for usage maths and logs.

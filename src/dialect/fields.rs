@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use serde::de::{Deserializer as _, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::chat::GatewayError;
@@ -26,6 +28,54 @@ pub(crate) fn root_object(body: &[u8]) -> Result<Obj> {
         Err(e) => Err(GatewayError::invalid(format!(
             "the request body is not valid JSON: {e}"
         ))),
+    }
+}
+
+/// Like [`root_object`], but the member `raw_key` is left unparsed, borrowed from `body`, for a
+/// value looked up by its bytes ([`super::tool_cache`]). One pass over the body either way.
+pub(crate) fn root_object_with_raw<'b>(
+    body: &'b [u8],
+    raw_key: &str,
+) -> Result<(Obj, Option<&'b RawValue>)> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = de
+        .deserialize_map(RootVisitor { raw_key })
+        .and_then(|root| de.end().map(|()| root));
+    match parsed {
+        Ok(root) => Ok(root),
+        // Not an object or not JSON: the usual messages, from the usual parse.
+        Err(e) => Err(root_object(body).err().unwrap_or_else(|| {
+            GatewayError::invalid(format!("the request body is not valid JSON: {e}"))
+        })),
+    }
+}
+
+struct RootVisitor<'k> {
+    raw_key: &'k str,
+}
+
+impl<'de> Visitor<'de> for RootVisitor<'_> {
+    type Value = (Obj, Option<&'de RawValue>);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut obj = Obj::new();
+        let mut raw = None;
+        // As with a `Value`, a repeated key keeps its last value.
+        while let Some(key) = map.next_key::<String>()? {
+            if key == self.raw_key {
+                raw = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                obj.insert(key, map.next_value::<Value>()?);
+            }
+        }
+        Ok((obj, raw))
     }
 }
 
@@ -216,6 +266,43 @@ mod tests {
             .unwrap_err()
             .message
             .starts_with("the request body is not valid JSON: "));
+    }
+
+    #[test]
+    fn root_with_one_member_left_as_bytes() {
+        let body = br#"{"a": 1, "tools": [ {"name": "x"} ], "b": {"c": [true]}}"#;
+        let (root, raw) = root_object_with_raw(body, "tools").expect("object");
+        assert_eq!(root, obj(json!({"a": 1, "b": {"c": [true]}})));
+        assert_eq!(raw.map(RawValue::get), Some(r#"[ {"name": "x"} ]"#));
+
+        let (root, raw) = root_object_with_raw(br#"{"a": null}"#, "tools").expect("object");
+        assert_eq!(root, obj(json!({"a": null})));
+        assert!(raw.is_none());
+        // A repeated key keeps its last value, as in a `Value`; escaped keys are matched
+        // decoded.
+        let body = br#"{"tools": [1], "a": 1, "to\u006fls": [2], "a": 2}"#;
+        let (root, raw) = root_object_with_raw(body, "tools").expect("object");
+        assert_eq!(root, obj(json!({"a": 2})));
+        assert_eq!(raw.map(RawValue::get), Some("[2]"));
+
+        // The errors are the usual ones.
+        for body in [
+            &b"[1]"[..],
+            b"{\"a\": ",
+            b"{\"tools\": [1,]}",
+            b"{} {}",
+            b"",
+            b"\"x\"",
+        ] {
+            assert_eq!(
+                root_object_with_raw(body, "tools")
+                    .expect_err("not an object")
+                    .message,
+                root_object(body).expect_err("not an object").message,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 
     #[test]

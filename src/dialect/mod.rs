@@ -8,6 +8,7 @@ pub mod openai_chat;
 pub mod openai_responses;
 #[cfg(test)]
 pub(crate) mod testing;
+pub(crate) mod tool_cache;
 pub(crate) mod transcript;
 
 use crate::chat::{ChatRequest, GatewayError, ModelCard, ResponseMeta, StreamEvent};

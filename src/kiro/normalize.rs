@@ -23,8 +23,9 @@ use super::request::{
     ToolResultText, ToolSpecification,
 };
 use crate::chat::{
-    Block, Document, GatewayError, Image, Message, Role, ThinkingConfig, Tool, ToolChoice,
+    Block, Document, GatewayError, Image, Message, Role, ThinkingConfig, Tool, ToolChoice, Tools,
 };
+use crate::json::{push_json_array, push_json_object, push_json_value};
 
 /// The assistant's reply to the synthetic system turn (§2.2 step 5).
 pub const SYSTEM_ACK: &str = "I will follow these instructions.";
@@ -660,24 +661,28 @@ pub fn rename_history_tool_calls<'a>(history: &mut [Turn<'a>], tools: &ToolSet<'
 /// Builds the tool declarations: de-duplicated, history tools declared, names shortened,
 /// descriptions limited, schemas sanitised.
 pub fn build_tools<'a>(
-    tools: &'a [Tool],
+    tools: &'a Tools,
     history: &[Turn<'a>],
 ) -> Result<ToolSet<'a>, GatewayError> {
+    let schemas = kiro_schemas(tools);
     let unique = dedupe_tools(tools);
-    if let Some(position) = unique.iter().position(|tool| tool.name.trim().is_empty()) {
+    if let Some(position) = unique
+        .iter()
+        .position(|(tool, _)| tool.name.trim().is_empty())
+    {
         return Err(GatewayError::invalid(format!(
             "Tool {} has an empty name.",
             position + 1
         )));
     }
-    let undeclared = declare_history_tools(&unique, history);
+    let undeclared = declare_history_tools(unique.iter().map(|(tool, _)| *tool), history);
     let count = unique.len() + undeclared.len();
     let mut set = ToolSet {
         specs: Vec::with_capacity(count),
         to_client: HashMap::with_capacity(count),
         to_kiro: HashMap::with_capacity(count),
     };
-    for tool in unique {
+    for (tool, i) in unique {
         let name = shorten_tool_name(&tool.name);
         set.declare(&name, &tool.name);
         set.specs.push(KiroTool {
@@ -685,7 +690,9 @@ pub fn build_tools<'a>(
                 name,
                 description: limit_description(&tool.name, &tool.description),
                 input_schema: InputSchema {
-                    json: sanitize_schema(&tool.input_schema),
+                    json: schemas
+                        .get(i)
+                        .map_or(EMPTY_OBJECT_SCHEMA_JSON.as_bytes(), |json| &**json),
                 },
             },
         });
@@ -698,7 +705,7 @@ pub fn build_tools<'a>(
                 name: kiro_name,
                 description: Cow::Borrowed(HISTORY_TOOL_DESCRIPTION),
                 input_schema: InputSchema {
-                    json: Cow::Owned(empty_object_schema()),
+                    json: EMPTY_OBJECT_SCHEMA_JSON.as_bytes(),
                 },
             },
         });
@@ -706,21 +713,32 @@ pub fn build_tools<'a>(
     Ok(set)
 }
 
+/// Each tool's schema reshaped for Kiro ([`sanitize_schema`]) and serialised: done once per
+/// shared tool list, as the same list comes on every turn.
+pub fn kiro_schemas(tools: &Tools) -> &[Box<[u8]>] {
+    tools.upstream_schemas(|tool| kiro_schema_json(&tool.input_schema).into())
+}
+
 /// Drops tools whose name repeats an earlier one, ignoring case (Kiro matches names
-/// case-insensitively); the first wins.
-pub fn dedupe_tools(tools: &[Tool]) -> Vec<&Tool> {
+/// case-insensitively); the first wins. Each kept tool comes with its index.
+pub fn dedupe_tools(tools: &[Tool]) -> Vec<(&Tool, usize)> {
     let mut seen = HashSet::with_capacity(tools.len());
     tools
         .iter()
-        .filter(|tool| seen.insert(tool.name.to_lowercase()))
+        .enumerate()
+        .filter(|(_, tool)| seen.insert(tool.name.to_lowercase()))
+        .map(|(i, tool)| (tool, i))
         .collect()
 }
 
 /// Names called in history but not declared in `tools` (ignoring case): Kiro refuses a history
 /// that calls an undeclared tool (§2.2 step 10), which happens when a client drops a tool
 /// mid-conversation.
-pub fn declare_history_tools<'a>(tools: &[&Tool], history: &[Turn<'a>]) -> Vec<&'a str> {
-    let mut known: HashSet<String> = tools.iter().map(|t| t.name.to_lowercase()).collect();
+pub fn declare_history_tools<'a, 't>(
+    tools: impl Iterator<Item = &'t Tool>,
+    history: &[Turn<'a>],
+) -> Vec<&'a str> {
+    let mut known: HashSet<String> = tools.map(|t| t.name.to_lowercase()).collect();
     let mut missing = Vec::new();
     for turn in history {
         let Turn::Assistant(assistant) = turn else {
@@ -797,14 +815,17 @@ pub fn empty_object_schema() -> Value {
     json!({"type": "object", "properties": {}, "required": [], "additionalProperties": true})
 }
 
+/// [`empty_object_schema`] serialised (a test holds the two together).
+pub const EMPTY_OBJECT_SCHEMA_JSON: &str =
+    r#"{"additionalProperties":true,"properties":{},"required":[],"type":"object"}"#;
+
 /// Reshapes a tool's JSON Schema into what Kiro accepts (§2.2 step 13, following \[H\]/\[Z\], which
 /// ship this): an object type, `properties` an object, `required` an array of strings,
 /// `additionalProperties` a bool or object (default true); top-level `oneOf`/`anyOf`/`allOf`
 /// flattened; `$schema`, numeric `exclusiveMinimum`/`exclusiveMaximum` and out-of-i32
 /// `minimum`/`maximum` removed at every level.
 ///
-/// A schema already in that shape (Claude Code's are, but for their top-level `$schema`) is
-/// borrowed, not copied: see [`sanitize_schema_in_place`].
+/// A schema already in that shape is borrowed, not copied.
 pub fn sanitize_schema(schema: &Value) -> Cow<'_, Value> {
     if is_sanitized(schema) {
         return Cow::Borrowed(schema);
@@ -813,18 +834,6 @@ pub fn sanitize_schema(schema: &Value) -> Cow<'_, Value> {
         Value::Object(source) => Cow::Owned(sanitize_object(source.clone())),
         _ => Cow::Owned(empty_object_schema()),
     }
-}
-
-/// [`sanitize_schema`] on a schema the caller owns, with no copy of it: after this,
-/// `sanitize_schema` borrows it.
-pub fn sanitize_schema_in_place(schema: &mut Value) {
-    if is_sanitized(schema) {
-        return;
-    }
-    *schema = match std::mem::take(schema) {
-        Value::Object(source) => sanitize_object(source),
-        _ => empty_object_schema(),
-    };
 }
 
 fn sanitize_object(mut root: Map<String, Value>) -> Value {
@@ -842,11 +851,28 @@ fn sanitize_object(mut root: Map<String, Value>) -> Value {
     Value::Object(root)
 }
 
+/// [`sanitize_schema`], serialised. When reshaping would only drop keywords (Claude Code's
+/// top-level `$schema`), the JSON is written straight from `schema`, with no copy of it.
+pub fn kiro_schema_json(schema: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    match schema {
+        Value::Object(root) if top_level_in_shape(root) => push_clean_node(&mut out, root, 0),
+        _ => push_json_value(&mut out, &sanitize_schema(schema)),
+    }
+    out
+}
+
 /// Whether [`sanitize_schema`] would return `schema` unchanged.
 fn is_sanitized(schema: &Value) -> bool {
-    let Value::Object(root) = schema else {
-        return false;
-    };
+    match schema {
+        Value::Object(root) => top_level_in_shape(root) && is_clean_node(root, 0),
+        _ => false,
+    }
+}
+
+/// Whether the root needs no more than [`clean_schema_node`]: an object type, `properties`,
+/// distinct `required` names, `additionalProperties`, no combinators to flatten.
+fn top_level_in_shape(root: &Map<String, Value>) -> bool {
     let required_ok = match root.get("required") {
         Some(Value::Array(names)) => names.iter().enumerate().all(|(i, name)| {
             name.as_str()
@@ -864,7 +890,6 @@ fn is_sanitized(schema: &Value) -> bool {
         && !["allOf", "anyOf", "oneOf"]
             .iter()
             .any(|keyword| root.contains_key(*keyword))
-        && is_clean_node(root, 0)
 }
 
 /// Kiro refuses `oneOf`/`anyOf`/`allOf` at the top level (`TOOL_SCHEMA_INVALID`). The
@@ -951,6 +976,37 @@ fn clean_schema_value(value: &mut Value, depth: usize) {
             }
         }
         _ => {}
+    }
+}
+
+/// Writes `node` as [`clean_schema_node`] would leave it, without changing it.
+fn push_clean_node(out: &mut Vec<u8>, node: &Map<String, Value>, depth: usize) {
+    let clean = depth > MAX_SCHEMA_DEPTH;
+    let kept = node
+        .iter()
+        .filter(|(key, value)| clean || !rejected_by_kiro(key, value));
+    push_json_object(out, kept, |key, value, out| {
+        match (clean, sub_schemas(key), value) {
+            (false, Some(SubSchemas::Named), Value::Object(map)) => {
+                push_json_object(out, map, |_, schema, out| {
+                    push_clean_value(out, schema, depth + 1)
+                })
+            }
+            (false, Some(SubSchemas::Direct), _) => push_clean_value(out, value, depth + 1),
+            _ => push_json_value(out, value),
+        }
+    });
+}
+
+/// [`clean_schema_value`], written.
+fn push_clean_value(out: &mut Vec<u8>, value: &Value, depth: usize) {
+    match value {
+        Value::Object(map) => push_clean_node(out, map, depth),
+        Value::Array(items) => push_json_array(out, items, |item, out| match item {
+            Value::Object(map) => push_clean_node(out, map, depth),
+            other => push_json_value(out, other),
+        }),
+        other => push_json_value(out, other),
     }
 }
 
@@ -1523,14 +1579,15 @@ mod tests {
 
     #[test]
     fn tools_are_deduped_and_history_tools_declared() {
-        let tools = vec![
+        let tools = Tools::new(vec![
             tool("Bash", "run", json!({"type": "object"})),
             tool("bash", "again", json!({})),
             tool("Read", "read", json!({})),
-        ];
+        ]);
         let unique = dedupe_tools(&tools);
         assert_eq!(unique.len(), 2);
-        assert_eq!(unique[0].description, "run");
+        assert_eq!(unique[0].0.description, "run");
+        assert_eq!(unique[1].1, 2, "each kept tool comes with its index");
 
         let messages = vec![
             Message::user(vec![text("go")]),
@@ -1542,7 +1599,10 @@ mod tests {
             Message::user(vec![result("1", "x")]),
         ];
         let t = turns(&messages);
-        assert_eq!(declare_history_tools(&unique, &t), ["Grep"]);
+        assert_eq!(
+            declare_history_tools(unique.iter().map(|(tool, _)| *tool), &t),
+            ["Grep"]
+        );
 
         let set = build_tools(&tools, &t).unwrap();
         let names: Vec<&str> = set
@@ -1553,17 +1613,27 @@ mod tests {
         assert_eq!(names, ["Bash", "Read", "Grep"]);
         let grep = &set.specs[2].tool_specification;
         assert_eq!(grep.description, HISTORY_TOOL_DESCRIPTION);
-        assert_eq!(*grep.input_schema.json, empty_object_schema());
+        assert_eq!(grep.input_schema.json, EMPTY_OBJECT_SCHEMA_JSON.as_bytes());
+        assert_eq!(
+            serde_json::to_string(&empty_object_schema()).unwrap(),
+            EMPTY_OBJECT_SCHEMA_JSON
+        );
+        let read = &set.specs[1].tool_specification;
+        assert_eq!(
+            read.input_schema.json,
+            EMPTY_OBJECT_SCHEMA_JSON.as_bytes(),
+            "`{{}}` reshaped"
+        );
         assert_eq!(set.to_client.get("Grep").map(String::as_str), Some("Grep"));
 
-        let unnamed = vec![tool(" ", "x", json!({}))];
+        let unnamed = Tools::new(vec![tool(" ", "x", json!({}))]);
         assert!(build_tools(&unnamed, &[]).is_err());
     }
 
     #[test]
     fn history_calls_use_the_declared_names() {
         let long = format!("mcp__Server__{}", "x".repeat(70));
-        let tools = vec![tool(&long, "d", json!({}))];
+        let tools = Tools::new(vec![tool(&long, "d", json!({}))]);
         let lower = long.to_lowercase();
         let messages = vec![
             Message::user(vec![text("go")]),
@@ -1598,7 +1668,7 @@ mod tests {
         let wide = "é".repeat(40);
         assert!(shorten_tool_name(&wide).len() <= 63);
 
-        let tools = vec![tool(&long, "d", json!({}))];
+        let tools = Tools::new(vec![tool(&long, "d", json!({}))]);
         let set = build_tools(&tools, &[]).unwrap();
         assert_eq!(set.to_client.get(short.as_ref()), Some(&long));
     }
@@ -1675,7 +1745,7 @@ mod tests {
     #[test]
     fn sanitised_schemas_are_borrowed_not_copied() {
         // Claude Code's shape: clean but for the top-level `$schema`.
-        let mut schema = json!({
+        let schema = json!({
             "$schema": "http://json-schema.org/draft-07/schema#",
             "type": "object",
             "properties": {"path": {"type": "string"}, "n": {"type": "integer", "minimum": 0}},
@@ -1683,14 +1753,10 @@ mod tests {
             "additionalProperties": false
         });
         assert!(matches!(sanitize_schema(&schema), Cow::Owned(_)));
-        let expected = sanitize_schema(&schema).into_owned();
-        sanitize_schema_in_place(&mut schema);
-        assert_eq!(schema, expected);
-        assert!(matches!(sanitize_schema(&schema), Cow::Borrowed(_)));
-
-        let mut not_an_object = json!(["x"]);
-        sanitize_schema_in_place(&mut not_an_object);
-        assert_eq!(not_an_object, empty_object_schema());
+        let clean = sanitize_schema(&schema).into_owned();
+        assert!(clean.get("$schema").is_none());
+        assert!(matches!(sanitize_schema(&clean), Cow::Borrowed(_)));
+        assert_eq!(*sanitize_schema(&json!(["x"])), empty_object_schema());
         // A deep `$schema` or a bound out of i32 range is still found.
         let deep = json!({"type": "object", "properties": {"a": {"items": {"$schema": "x"}}},
             "required": [], "additionalProperties": true});
@@ -1744,9 +1810,11 @@ mod tests {
             let once = sanitize_schema(&schema).into_owned();
             let twice = sanitize_schema(&once);
             proptest::prop_assert!(matches!(twice, Cow::Borrowed(_)));
-            let mut in_place = schema.clone();
-            sanitize_schema_in_place(&mut in_place);
-            proptest::prop_assert_eq!(in_place, once);
+            // Written straight from the schema or from its reshaped copy, the same bytes.
+            proptest::prop_assert_eq!(
+                String::from_utf8(kiro_schema_json(&schema)).unwrap(),
+                serde_json::to_string(&once).unwrap()
+            );
         }
     }
 

@@ -522,7 +522,15 @@ pub struct ToolSpecification<'a> {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InputSchema<'a> {
-    pub json: Cow<'a, Value>,
+    /// JSON, already in Kiro's shape ([`normalize::kiro_schemas`]), written verbatim.
+    #[serde(serialize_with = "verbatim_json")]
+    pub json: &'a [u8],
+}
+
+fn verbatim_json<S: serde::Serializer>(json: &&[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    let raw: &serde_json::value::RawValue =
+        serde_json::from_slice(json).map_err(serde::ser::Error::custom)?;
+    raw.serialize(serializer)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -714,7 +722,7 @@ impl KiroTool<'_> {
         s.str("name", &spec.name);
         s.str("description", &spec.description);
         let mut schema = JsonObject::new(s.key("inputSchema"));
-        push_json_value(schema.key("json"), &spec.input_schema.json);
+        schema.key("json").extend_from_slice(spec.input_schema.json);
         schema.end();
         s.end();
         o.end();
@@ -983,7 +991,7 @@ mod tests {
                 Message::user(vec![result("t3", "done")]),
                 Message::user(vec![text("thanks"), result("t9", "stray")]),
             ],
-            tools: vec![tool("Bash"), tool(&long_name), tool("Write")],
+            tools: vec![tool("Bash"), tool(&long_name), tool("Write")].into(),
             thinking: Some(ThinkingConfig::Enabled {
                 budget_tokens: 31_999,
             }),
@@ -1065,7 +1073,7 @@ mod tests {
     fn tool_choice_and_response_schema_are_instructions() {
         let mut req = ChatRequest {
             messages: vec![Message::user(vec![text("Weather?")])],
-            tools: vec![tool("get_weather")],
+            tools: vec![tool("get_weather")].into(),
             tool_choice: ToolChoice::Tool("GET_WEATHER".into()),
             response_schema: Some(json!({"type": "object"})),
             ..Default::default()
@@ -1377,7 +1385,7 @@ mod tests {
                     .into_iter()
                     .map(|(user, content)| if user { Message::user(content) } else { Message::assistant(content) })
                     .collect(),
-                tools: vec![tool("Bash"), tool("Read")],
+                tools: vec![tool("Bash"), tool("Read")].into(),
                 ..Default::default()
             };
             let m = model("claude-sonnet-4.5");

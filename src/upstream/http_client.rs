@@ -378,7 +378,9 @@ impl HttpClient {
             };
             session.set_read_timeout(Some(req.total_timeout));
             session.set_write_timeout(Some(req.total_timeout));
-            let result = self.exchange(&mut session, header, req.body).await;
+            let result = self
+                .exchange(&mut session, header, req.body, req.total_timeout)
+                .await;
             // Never pooled: see the module comment.
             session.shutdown().await;
             return result;
@@ -394,8 +396,16 @@ impl HttpClient {
         session: &mut pingora_core::protocols::http::client::HttpSession,
         header: RequestHeader,
         body: Bytes,
+        timeout: Duration,
     ) -> Result<OutboundResponse, HttpClientError> {
-        let io = |e: Box<pingora_error::Error>| HttpClientError::Io(e.to_string());
+        // The session's own timeouts equal the whole request's and may fire in the same timer
+        // tick as `send`'s: either way the request timed out.
+        let io = |e: Box<pingora_error::Error>| match e.etype() {
+            pingora_error::ErrorType::ReadTimedout | pingora_error::ErrorType::WriteTimedout => {
+                HttpClientError::Timeout(timeout)
+            }
+            _ => HttpClientError::Io(e.to_string()),
+        };
         session
             .write_request_header(Box::new(header))
             .await

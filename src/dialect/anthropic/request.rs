@@ -13,10 +13,11 @@ use crate::chat::{
     Block, ChatRequest, Document, Image, Message, SessionHints, ThinkingConfig, Tool, ToolChoice,
 };
 use crate::dialect::fields::{
-    any, array, boolean, get, invalid, object, require, root_object, string, unsigned, wrong_type,
-    Obj, Path, Result, ROOT,
+    any, array, boolean, get, invalid, object, require, root_object_with_raw, string, unsigned,
+    wrong_type, Obj, Path, Result, ROOT,
 };
-use crate::dialect::RequestHints;
+use crate::dialect::tool_cache::shared_tools;
+use crate::dialect::{Dialect, RequestHints};
 
 /// Claude Code's first system block: per-request billing metadata, not instructions.
 const BILLING_MARKER: &str = "x-anthropic-billing-header:";
@@ -29,7 +30,7 @@ const MAX_SESSION_KEY_LEN: usize = 256;
 ///
 /// `max_tokens` is optional so the same parser serves `count_tokens`, whose bodies have none.
 pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    let mut root = root_object(body)?;
+    let (mut root, raw_tools) = root_object_with_raw(body, "tools")?;
     let at = &ROOT;
 
     let model = require(&mut root, at, "model", string)?;
@@ -57,10 +58,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         }
     }
 
-    let tools = match get(&mut root, at, "tools", array)? {
-        Some(raw) => parse_tools(raw, &at.key("tools"))?,
-        None => Vec::new(),
-    };
+    let tools = shared_tools(Dialect::Anthropic, raw_tools, &at.key("tools"), parse_tools)?;
     let tool_choice = match get(&mut root, at, "tool_choice", object)? {
         Some(obj) => parse_tool_choice(obj, &at.key("tool_choice"))?,
         None => ToolChoice::Auto,

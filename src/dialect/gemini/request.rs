@@ -14,13 +14,14 @@ use serde_json::{json, Value};
 use super::schema;
 use crate::chat::{
     Block, ChatRequest, Document, GatewayError, Image, Message, Role, SessionHints, ThinkingConfig,
-    Tool, ToolChoice,
+    Tool, ToolChoice, Tools,
 };
 use crate::dialect::fields::{
-    self, any, array, boolean, invalid, missing, object, root_object, string, wrong_type, Obj,
-    Path, Result, ROOT,
+    self, any, array, boolean, invalid, missing, object, root_object, root_object_with_raw, string,
+    wrong_type, Obj, Path, Result, ROOT,
 };
-use crate::dialect::RequestHints;
+use crate::dialect::tool_cache::shared_tools;
+use crate::dialect::{Dialect, RequestHints};
 
 /// Longest session key accepted for account stickiness.
 const MAX_SESSION_KEY_LEN: usize = 256;
@@ -61,20 +62,33 @@ impl Echo {
 
 /// Decodes a `generateContent` / `streamGenerateContent` body.
 pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    parse_root(root_object(body)?, hints, true)
+    let (root, raw_tools) = root_object_with_raw(body, "tools")?;
+    let tools = shared_tools(Dialect::Gemini, raw_tools, &ROOT.key("tools"), parse_tools)?;
+    parse_root(root, tools, hints, true)
 }
 
 /// Decodes a `countTokens` body: `{"contents":[…]}`, or a whole request under
 /// `generateContentRequest`. Empty contents are allowed (they count as one token).
 pub(crate) fn parse_count_tokens(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     let mut root = root_object(body)?;
-    match get(&mut root, &ROOT, "generateContentRequest", object)? {
-        Some(inner) => parse_root(inner, hints, false),
-        None => parse_root(root, hints, false),
-    }
+    let mut root = match get(&mut root, &ROOT, "generateContentRequest", object)? {
+        Some(inner) => inner,
+        None => root,
+    };
+    let tools = match get(&mut root, &ROOT, "tools", array)? {
+        Some(raw) => parse_tools(raw, &ROOT.key("tools"))?.into(),
+        None => Tools::default(),
+    };
+    parse_root(root, tools, hints, false)
 }
 
-fn parse_root(mut root: Obj, hints: &RequestHints, need_contents: bool) -> Result<ChatRequest> {
+/// The request without its `tools`, which come parsed (and possibly shared).
+fn parse_root(
+    mut root: Obj,
+    mut tools: Tools,
+    hints: &RequestHints,
+    need_contents: bool,
+) -> Result<ChatRequest> {
     let at = &ROOT;
     let body_model = get(&mut root, at, "model", string)?;
     let model = hints
@@ -110,10 +124,6 @@ fn parse_root(mut root: Obj, hints: &RequestHints, need_contents: bool) -> Resul
         ));
     }
 
-    let mut tools = match get(&mut root, at, "tools", array)? {
-        Some(raw) => parse_tools(raw, &at.key("tools"))?,
-        None => Vec::new(),
-    };
     let tool_choice = match get(&mut root, at, "toolConfig", object)? {
         Some(config) => parse_tool_config(config, &at.key("toolConfig"), &mut tools)?,
         None => ToolChoice::Auto,
@@ -456,7 +466,7 @@ fn empty_object_schema() -> Value {
 /// in the history stay valid: the Kiro normaliser declares the tools the history uses.) `ANY`
 /// with exactly one allowed name forces that function; `VALIDATED` only constrains decoding at
 /// Google and means `AUTO` here.
-fn parse_tool_config(mut config: Obj, at: &Path, tools: &mut Vec<Tool>) -> Result<ToolChoice> {
+fn parse_tool_config(mut config: Obj, at: &Path, tools: &mut Tools) -> Result<ToolChoice> {
     let fc_at = at.key("functionCallingConfig");
     let Some(mut fc) = get(&mut config, at, "functionCallingConfig", object)? else {
         return Ok(ToolChoice::Auto);
@@ -487,8 +497,8 @@ fn parse_tool_config(mut config: Obj, at: &Path, tools: &mut Vec<Tool>) -> Resul
             ))
         }
     };
-    if !allowed.is_empty() {
-        tools.retain(|tool| allowed.contains(&tool.name));
+    if !allowed.is_empty() && !tools.iter().all(|tool| allowed.contains(&tool.name)) {
+        tools.make_mut().retain(|tool| allowed.contains(&tool.name));
         if tools.is_empty() {
             return Err(invalid(
                 &names_at,
@@ -951,7 +961,7 @@ mod tests {
         ]);
         let req = parse_json(&body).unwrap();
         assert_eq!(
-            req.tools,
+            req.tools.to_vec(),
             vec![
                 Tool {
                     name: "get_weather".into(),
@@ -987,7 +997,7 @@ mod tests {
             let req = parse_json(&body)?;
             Ok((
                 req.tool_choice,
-                req.tools.into_iter().map(|t| t.name).collect(),
+                req.tools.iter().map(|t| t.name.clone()).collect(),
             ))
         };
         let all = || vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];

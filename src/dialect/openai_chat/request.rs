@@ -20,13 +20,14 @@ use serde_json::{Map, Value};
 
 use crate::chat::{
     Block, ChatRequest, Document, Image, Message, Role, SessionHints, ThinkingConfig, Tool,
-    ToolChoice,
+    ToolChoice, Tools,
 };
 use crate::dialect::fields::{
-    any, array, boolean, get, invalid, kind, object, require, root_object, string, unsigned,
-    wrong_type, Obj, Path, Result, ROOT,
+    any, array, boolean, get, invalid, kind, object, require, root_object_with_raw, string,
+    unsigned, wrong_type, Obj, Path, Result, ROOT,
 };
-use crate::dialect::RequestHints;
+use crate::dialect::tool_cache::shared_tools;
+use crate::dialect::{Dialect, RequestHints};
 
 /// Longest session key accepted for account stickiness; longer ones are ignored, so a client
 /// cannot make the pool store arbitrary amounts of key material.
@@ -44,7 +45,7 @@ pub const ECHO_INCLUDE_USAGE: &str = "include_usage";
 
 /// Decodes a `POST /v1/chat/completions` body.
 pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    let mut root = root_object(body)?;
+    let (mut root, raw_tools) = root_object_with_raw(body, "tools")?;
     let at = &ROOT;
 
     let model = require(&mut root, at, "model", string)?;
@@ -89,14 +90,17 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         conversation.push(raw, &messages_at.index(i))?;
     }
 
-    let mut tools = match get(&mut root, at, "tools", array)? {
-        Some(raw) => parse_tools(raw, &at.key("tools"))?,
-        None => Vec::new(),
-    };
+    let mut tools = shared_tools(
+        Dialect::OpenAiChat,
+        raw_tools,
+        &at.key("tools"),
+        parse_tools,
+    )?;
     if let Some(raw) = get(&mut root, at, "functions", array)? {
         let functions_at = at.key("functions");
         for (i, function) in raw.into_iter().enumerate() {
-            tools.push(parse_function(function, &functions_at.index(i))?);
+            let function = parse_function(function, &functions_at.index(i))?;
+            tools.make_mut().push(function);
         }
     }
     let tool_choice = match root.remove("tool_choice") {
@@ -590,7 +594,7 @@ fn empty_object_schema() -> Value {
 
 /// `tool_choice`: `"auto" | "none" | "required"`, a named function, or `allowed_tools`, which
 /// narrows `tools` to the allowed ones.
-fn parse_tool_choice(value: Value, at: &Path, tools: &mut Vec<Tool>) -> Result<ToolChoice> {
+fn parse_tool_choice(value: Value, at: &Path, tools: &mut Tools) -> Result<ToolChoice> {
     let mut obj = match value {
         Value::String(mode) => return choice_mode(&mode, at),
         Value::Object(obj) => obj,
@@ -628,7 +632,9 @@ fn parse_tool_choice(value: Value, at: &Path, tools: &mut Vec<Tool>) -> Result<T
                     )?);
                 }
             }
-            tools.retain(|tool| names.contains(&tool.name));
+            if !tools.iter().all(|tool| names.contains(&tool.name)) {
+                tools.make_mut().retain(|tool| names.contains(&tool.name));
+            }
             choice_mode(mode.as_deref().unwrap_or("auto"), &allowed_at.key("mode"))
         }
         // A custom tool was dropped, so it cannot be forced: let the model choose.

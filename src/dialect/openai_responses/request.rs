@@ -176,7 +176,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     }
 
     let session = session_hints(prompt_cache_key.as_deref(), hints.session_header.as_deref());
-    let tools = tool_set.tools();
+    let tools = tool_set.tools().into();
     let mut private = Map::new();
     private.insert(ECHO_RESPONSE.into(), Value::Object(echo));
     private.insert(ECHO_TOOLS.into(), tool_set.wire_map());

@@ -1,0 +1,165 @@
+//! The tools a request declares, shared between the requests that declare the same ones.
+//!
+//! Claude Code, Codex and Gemini CLI send the same `tools` array on every turn, and it is much
+//! of the JSON: 47 of the 88 KB of a Claude Code request, and half the work of converting it.
+//! `crate::dialect::tool_cache` hands every request whose `tools` bytes are the same one
+//! [`Tools`], and what the gateway derives from the list (its token estimate, the schemas
+//! reshaped and serialised for Kiro) is computed once and kept with it.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::{Arc, OnceLock};
+
+use super::Tool;
+
+/// An immutable, cheaply cloned list of tools with what is derived from it.
+#[derive(Clone, Default)]
+pub struct Tools(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    list: Vec<Tool>,
+    tokens: OnceLock<u64>,
+    upstream_schemas: OnceLock<Vec<Box<[u8]>>>,
+}
+
+/// A copy of the list alone: what was derived belongs to the original.
+impl Clone for Shared {
+    fn clone(&self) -> Self {
+        Shared {
+            list: self.list.clone(),
+            ..Shared::default()
+        }
+    }
+}
+
+impl Tools {
+    pub fn new(list: Vec<Tool>) -> Self {
+        Tools(Arc::new(Shared {
+            list,
+            ..Shared::default()
+        }))
+    }
+
+    /// The list to change, for the rare request that edits its own (OpenAI's
+    /// `allowed_tools`, Gemini's `allowedFunctionNames`, legacy `functions`): copied if it is
+    /// shared, and stripped of the derived values, which would no longer match it.
+    pub fn make_mut(&mut self) -> &mut Vec<Tool> {
+        let own = Arc::make_mut(&mut self.0);
+        own.tokens = OnceLock::new();
+        own.upstream_schemas = OnceLock::new();
+        &mut own.list
+    }
+
+    /// The estimated tokens of the list, computed by `count` once per shared list.
+    pub fn tokens(&self, count: impl FnOnce(&[Tool]) -> u64) -> u64 {
+        *self.0.tokens.get_or_init(|| count(&self.0.list))
+    }
+
+    /// Each tool's input schema as the upstream takes it, as JSON rendered by `render` once
+    /// per shared list; one entry per tool, in order.
+    pub fn upstream_schemas(&self, render: impl FnMut(&Tool) -> Box<[u8]>) -> &[Box<[u8]>] {
+        self.0
+            .upstream_schemas
+            .get_or_init(|| self.0.list.iter().map(render).collect())
+    }
+
+    /// Whether `other` is this very list (not only an equal one).
+    pub fn is_shared_with(&self, other: &Tools) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Deref for Tools {
+    type Target = [Tool];
+
+    fn deref(&self) -> &[Tool] {
+        &self.0.list
+    }
+}
+
+impl From<Vec<Tool>> for Tools {
+    fn from(list: Vec<Tool>) -> Self {
+        Tools::new(list)
+    }
+}
+
+impl FromIterator<Tool> for Tools {
+    fn from_iter<I: IntoIterator<Item = Tool>>(tools: I) -> Self {
+        Tools::new(tools.into_iter().collect())
+    }
+}
+
+impl PartialEq for Tools {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.list == other.0.list
+    }
+}
+
+impl fmt::Debug for Tools {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.list.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tool(name: &str) -> Tool {
+        Tool {
+            name: name.into(),
+            description: String::new(),
+            input_schema: json!({"type": "object"}),
+        }
+    }
+
+    #[test]
+    fn derived_values_are_computed_once_per_shared_list() {
+        let tools = Tools::new(vec![tool("a"), tool("b")]);
+        let copy = tools.clone();
+        assert!(copy.is_shared_with(&tools));
+        let mut counted = 0;
+        assert_eq!(tools.tokens(|list| list.len() as u64 * 10), 20);
+        assert_eq!(
+            copy.tokens(|_| {
+                counted += 1;
+                0
+            }),
+            20
+        );
+        assert_eq!(counted, 0, "the clone reuses the count");
+
+        let mut rendered = 0;
+        let schemas = copy.upstream_schemas(|t| {
+            rendered += 1;
+            format!("\"{}\"", t.name).into_bytes().into()
+        });
+        assert_eq!(schemas.len(), 2);
+        assert_eq!(&*schemas[1], b"\"b\"");
+        tools.upstream_schemas(|_| panic!("already rendered"));
+        assert_eq!(rendered, 2);
+    }
+
+    #[test]
+    fn editing_a_shared_list_copies_it_and_forgets_what_was_derived() {
+        let original = Tools::new(vec![tool("a"), tool("b")]);
+        assert_eq!(original.tokens(|_| 7), 7);
+        let mut edited = original.clone();
+        edited.make_mut().retain(|t| t.name == "b");
+        assert_eq!(edited.len(), 1);
+        assert_eq!(original.len(), 2, "the shared list is untouched");
+        assert!(!edited.is_shared_with(&original));
+        assert_eq!(edited.tokens(|_| 3), 3, "recounted for the edited list");
+        assert_eq!(original.tokens(|_| 0), 7);
+
+        // An unshared list is edited in place, and still forgets.
+        let mut own = Tools::new(vec![tool("a")]);
+        assert_eq!(own.tokens(|_| 1), 1);
+        own.make_mut().push(tool("c"));
+        assert_eq!(own.len(), 2);
+        assert_eq!(own.tokens(|_| 2), 2);
+        assert_eq!(own, Tools::new(vec![tool("a"), tool("c")]));
+    }
+}
