@@ -1,7 +1,7 @@
 //! The tools a request declares, shared between the requests that declare the same ones.
 //!
-//! Claude Code, Codex and Gemini CLI send the same `tools` array on every turn, and it is much
-//! of the JSON: 47 of the 88 KB of a Claude Code request, and half the work of converting it.
+//! Coding agents send the same `tools` array on every turn, and it is much of the JSON: 47 of
+//! the 88 KB of a Claude Code request, and half the work of converting it.
 //! `crate::dialect::tool_cache` hands every request whose `tools` bytes are the same one
 //! [`Tools`], and what the gateway derives from the list (its token estimate, the schemas
 //! reshaped and serialised for Kiro) is computed once and kept with it.

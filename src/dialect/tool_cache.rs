@@ -3,9 +3,12 @@
 //! A coding agent repeats its whole tool list, unchanged, on every turn: in Claude Code's
 //! requests it is most of the JSON nodes (330 of ~410) and half the work of converting a
 //! request, the more so as the conversation is parsed cold between streamed events. So the
-//! root object is parsed with `tools` left as borrowed bytes ([`super::fields::root_object_with_raw`]),
-//! and those bytes are looked up here. A hit costs one comparison of the bytes; the list and
-//! everything derived from it (token estimate, schemas reshaped for Kiro) are reused.
+//! root object is parsed with `tools` left as borrowed bytes
+//! ([`super::fields::root_object_with_raw`]), and those bytes are looked up here. A hit costs
+//! one comparison of the bytes; the list and everything derived from it (token estimate,
+//! schemas reshaped for Kiro) are reused. Anthropic, OpenAI Chat and Gemini requests go
+//! through it; OpenAI Responses still parses its tools every time, as its response object
+//! echoes them as sent.
 //!
 //! The cache memoises a pure function of (dialect, bytes), so what a request gets does not
 //! depend on whether it hit. It is bounded in entries and bytes and forgets the least
