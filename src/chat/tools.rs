@@ -65,7 +65,8 @@ impl Tools {
     }
 
     /// Whether `other` is this very list (not only an equal one).
-    pub fn is_shared_with(&self, other: &Tools) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_shared_with(&self, other: &Tools) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 }
