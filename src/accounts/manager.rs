@@ -668,14 +668,20 @@ impl Accounts {
             client: Arc::clone(&self.client),
             store: self.stores.get(account.store).cloned(),
         };
-        let result = match tokio::spawn(job.run(flight)).await {
-            Ok(result) => result,
-            Err(e) => Err(RefreshError::Network(format!("refresh task failed: {e}"))),
+        // The lock comes back with the outcome and is held until the pool has recorded it, so
+        // a request that waited for this refresh sees the account's new state.
+        let (result, flight) = match tokio::spawn(job.run(flight)).await {
+            Ok((result, flight)) => (result, Some(flight)),
+            Err(e) => (
+                Err(RefreshError::Network(format!("refresh task failed: {e}"))),
+                None,
+            ),
         };
         match result {
             Ok(()) => {
                 crate::metrics::REFRESHES.with_label_values(&["ok"]).inc();
                 log::info!("refreshed the token of {}", account.name);
+                drop(flight);
                 self.persist_store(account.store).await;
                 self.current_auth(account, Duration::ZERO)
             }
@@ -865,7 +871,10 @@ struct RefreshJob {
 }
 
 impl RefreshJob {
-    async fn run(self, flight: tokio::sync::OwnedMutexGuard<()>) -> Result<(), RefreshError> {
+    async fn run(
+        self,
+        flight: tokio::sync::OwnedMutexGuard<()>,
+    ) -> (Result<(), RefreshError>, tokio::sync::OwnedMutexGuard<()>) {
         let t = &self.target;
         let target = RefreshTarget {
             method: t.method,
@@ -902,8 +911,7 @@ impl RefreshJob {
             }
         };
         drop(state);
-        drop(flight);
-        outcome
+        (outcome, flight)
     }
 }
 
@@ -1353,6 +1361,43 @@ mod tests {
         assert_eq!(server.hits(), 1);
         assert_eq!(accounts.flush_pending_writes().await, 0);
         assert_eq!(read_json(&file)["refreshToken"], rotated.as_str());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// A request that waited for someone else's refresh must see what that refresh did to
+    /// the account once it gets its answer (`/health` read right after a 503 said "active").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiter_sees_the_account_disabled_by_the_refresh_it_waited_for() {
+        let server = MockEndpoint::start(
+            400,
+            r#"{"error":"invalid_grant","error_description":"Invalid refresh token provided"}"#,
+            Duration::from_millis(100),
+        )
+        .await;
+        let dir = temp_dir();
+        let file = dir.join("c.json");
+        write_json(
+            &file,
+            serde_json::json!({"refreshToken": rt("dead"), "expiresAt": expires_in(-10)}),
+        );
+        let accounts = Arc::new(Accounts::load(settings(&file, &server.base)).unwrap());
+        // Each on its own task, as two requests are: the waiter wakes the moment the refresh
+        // lock is released, in parallel with the refresher.
+        let ask = |delay: u64| {
+            let accounts = Arc::clone(&accounts);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                let answer = accounts.auth(AccountId(0)).await;
+                (answer.is_err(), accounts.status()[0].state)
+            })
+        };
+        let refresher = ask(0);
+        let waiters: Vec<_> = (0..4).map(|_| ask(20)).collect();
+        assert_eq!(refresher.await.unwrap(), (true, "disabled"));
+        for waiter in waiters {
+            assert_eq!(waiter.await.unwrap(), (true, "disabled"));
+        }
+        assert_eq!(server.hits(), 1);
         std::fs::remove_dir_all(dir).ok();
     }
 
