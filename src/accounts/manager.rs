@@ -1364,16 +1364,21 @@ mod tests {
         std::fs::remove_dir_all(dir).ok();
     }
 
+    /// A token endpoint answering every refresh, after `delay`, with AWS's `invalid_grant`.
+    async fn rejecting_refresh_token(delay: Duration) -> MockEndpoint {
+        MockEndpoint::start(
+            400,
+            r#"{"error":"invalid_grant","error_description":"Invalid refresh token provided"}"#,
+            delay,
+        )
+        .await
+    }
+
     /// A request that waited for someone else's refresh must see what that refresh did to
     /// the account once it gets its answer (`/health` read right after a 503 said "active").
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_waiter_sees_the_account_disabled_by_the_refresh_it_waited_for() {
-        let server = MockEndpoint::start(
-            400,
-            r#"{"error":"invalid_grant","error_description":"Invalid refresh token provided"}"#,
-            Duration::from_millis(100),
-        )
-        .await;
+        let server = rejecting_refresh_token(Duration::from_millis(100)).await;
         let dir = temp_dir();
         let file = dir.join("c.json");
         write_json(
@@ -1403,12 +1408,7 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_grant_disables_the_account() {
-        let server = MockEndpoint::start(
-            400,
-            r#"{"error":"invalid_grant","error_description":"Invalid refresh token provided"}"#,
-            Duration::ZERO,
-        )
-        .await;
+        let server = rejecting_refresh_token(Duration::ZERO).await;
         let dir = temp_dir();
         let file = dir.join("c.json");
         write_json(
