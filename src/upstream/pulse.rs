@@ -13,6 +13,10 @@
 //! Peers opt in with [`use_pulses`]; a peer without it takes Pingora's stock HTTP/1.1 path.
 //! The session also owns the read timeout on the body, since each pulse restarts the inner read:
 //! a silence longer than the peer's `read_timeout` still fails the response with `ReadTimedout`.
+//!
+//! It also corks the socket (`TCP_CORK`) from the request's head to the end of its body:
+//! Pingora's HTTP/1 client flushes the head on its own, which costs a second transmission and
+//! a second wakeup of the upstream for every request (BENCHMARKS.md, "One segment per request").
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -147,6 +151,8 @@ pub struct PulseSession {
     /// deadline later without touching the timer, which then fires early once and is re-armed.
     /// Resetting it on every read would cost a timer-wheel removal and insertion per event.
     timer: Option<Pin<Box<Sleep>>>,
+    /// `TCP_CORK` is set: the head waits in the kernel for the body.
+    corked: bool,
 }
 
 impl PulseSession {
@@ -164,6 +170,19 @@ impl PulseSession {
             last_bytes: now,
             next_pulse: now,
             timer: None,
+            corked: false,
+        }
+    }
+
+    /// Holds whatever is written next in the kernel until [`Self::uncork`].
+    fn cork(&mut self) {
+        self.corked = set_cork(self.inner.stream().id(), true);
+    }
+
+    /// Sends what the cork held, in as few segments as it fits.
+    fn uncork(&mut self) {
+        if std::mem::take(&mut self.corked) {
+            set_cork(self.inner.stream().id(), false);
         }
     }
 
@@ -193,6 +212,9 @@ impl PulseSession {
 #[async_trait]
 impl Session for PulseSession {
     async fn write_request_header(&mut self, req: Box<RequestHeader>, end: bool) -> Result<()> {
+        if !end {
+            self.cork();
+        }
         self.inner.write_request_header(req).await?;
         let (tx, rx) = mpsc::unbounded_channel();
         self.body_writer = Some(PulseBodyWriter { tx });
@@ -217,6 +239,7 @@ impl Session for PulseSession {
             self.inner.finish_body().await?;
             self.request_done = true;
         }
+        self.uncork();
         Ok(())
     }
 
@@ -231,6 +254,8 @@ impl Session for PulseSession {
 
     async fn read_response_header(&mut self) -> Result<()> {
         self.send_request_body().await?;
+        // Whatever ended the body, nothing more is sent before the answer.
+        self.uncork();
         self.inner.read_response().await?;
         // From here the session times silences itself (see `read_response_body`).
         self.inner.read_timeout = None;
@@ -380,6 +405,29 @@ impl Session for PulseSession {
     fn take_custom_message_writer(&mut self) -> Option<Box<dyn CustomMessageWrite>> {
         Some(Box::new(()))
     }
+}
+
+/// Sets or clears `TCP_CORK` on a socket; true when set. Best effort: a socket that refuses it
+/// (not TCP) sends as it did.
+#[cfg(target_os = "linux")]
+fn set_cork(fd: UniqueIDType, on: bool) -> bool {
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: `fd` is the session's open socket, which outlives this call.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    match socket2::SockRef::from(&fd).set_tcp_cork(on) {
+        Ok(()) => on,
+        Err(e) => {
+            log::debug!("TCP_CORK {on} on the upstream socket: {e}");
+            false
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_cork(_fd: UniqueIDType, _on: bool) -> bool {
+    false
 }
 
 /// Pingora's handle for the request body: queues the parts for the session.
@@ -546,6 +594,47 @@ mod tests {
         }
         server.await.expect("server");
         assert_eq!(seen.concat(), "abcdefgh");
+    }
+
+    #[tokio::test]
+    async fn the_head_waits_in_the_kernel_for_the_body() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (head_sent, head_was_sent) = tokio::sync::oneshot::channel::<()>();
+        let (send_body, body_wanted) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.expect("accept");
+            head_was_sent.await.expect("client alive");
+            let mut buf = vec![0u8; 4096];
+            // Corked, the head alone is held back (Linux releases it after 200 ms at most).
+            let early = tokio::time::timeout(Duration::from_millis(100), sock.read(&mut buf)).await;
+            assert!(early.is_err(), "the head went out alone: {early:?}");
+            send_body.send(()).expect("client alive");
+            let n = sock.read(&mut buf).await.expect("read");
+            buf.truncate(n);
+            buf
+        });
+        let mut s = session(addr, Duration::ZERO).await;
+        let mut req = RequestHeader::build("POST", b"/chat", None).expect("head");
+        req.insert_header("content-length", "5").expect("header");
+        s.write_request_header(Box::new(req), false)
+            .await
+            .expect("head written");
+        head_sent.send(()).expect("server alive");
+        body_wanted.await.expect("server alive");
+        s.write_request_body(Bytes::from_static(b"hello"), true)
+            .await
+            .expect("body written");
+        let first_read = server.await.expect("server");
+        let text = String::from_utf8_lossy(&first_read);
+        assert!(
+            text.starts_with("POST /chat HTTP/1.1\r\n") && text.ends_with("\r\n\r\nhello"),
+            "one read held head and body: {text:?}"
+        );
+        assert!(!s.corked);
     }
 
     #[tokio::test]
