@@ -238,13 +238,16 @@ impl ResponseTranslator {
             }
             while !t.assembler.is_done() {
                 match t.decoder.next_frame() {
-                    Ok(Some(frame)) => match events::decode(&frame) {
-                        Ok(event) => t.assembler.push(event, &mut t.events),
-                        Err(e) => {
-                            t.skipped_frames += 1;
-                            log::warn!("skipping an unreadable Kiro event: {e}");
+                    Ok(Some(frame)) => {
+                        match events::decode(&frame) {
+                            Ok(event) => t.assembler.push(event, &mut t.events),
+                            Err(e) => {
+                                t.skipped_frames += 1;
+                                log::warn!("skipping an unreadable Kiro event: {e}");
+                            }
                         }
-                    },
+                        t.decoder.recycle(frame);
+                    }
                     Ok(None) => break,
                     Err(e) if e.is_terminal() => t.fail_undecodable(&e),
                     Err(e) => {
