@@ -180,6 +180,9 @@ impl PreparedRequest {
 /// tool call's arguments) is let go.
 const MAX_KEPT_OUTPUT: usize = 16 * 1024;
 
+/// A written text delta's buffer up to this size is kept for the next one.
+const MAX_KEPT_TEXT: usize = 4 * 1024;
+
 /// Kiro event-stream bytes in, client bytes out, chunk by chunk.
 pub struct ResponseTranslator {
     decoder: Decoder,
@@ -189,6 +192,8 @@ pub struct ResponseTranslator {
     events: Vec<StreamEvent>,
     /// The client bytes being written for the current chunk; kept between chunks.
     out: Vec<u8>,
+    /// The last text delta's buffer, once written: the next text event is decoded into it.
+    spare_text: String,
     started: bool,
     skipped_frames: u32,
     outcome: Option<Outcome>,
@@ -213,6 +218,7 @@ impl ResponseTranslator {
             stream,
             events: Vec::with_capacity(16),
             out: Vec::new(),
+            spare_text: String::new(),
             started: false,
             skipped_frames: 0,
             outcome: None,
@@ -239,7 +245,7 @@ impl ResponseTranslator {
             while !t.assembler.is_done() {
                 match t.decoder.next_frame() {
                     Ok(Some(frame)) => {
-                        match events::decode(&frame) {
+                        match events::decode_reusing(&frame, &mut t.spare_text) {
                             Ok(event) => t.assembler.push(event, &mut t.events),
                             Err(e) => {
                                 t.skipped_frames += 1;
@@ -364,6 +370,11 @@ impl ResponseTranslator {
                 _ => {}
             }
             self.writer.write(&event, out);
+            if let StreamEvent::TextDelta(text) = event {
+                if text.capacity() <= MAX_KEPT_TEXT {
+                    self.spare_text = text;
+                }
+            }
         }
     }
 }

@@ -76,22 +76,34 @@ impl std::error::Error for EventError {}
 /// Decodes one frame. `:message-type` is `event` (the default when absent), `exception` or
 /// `error`.
 pub fn decode(frame: &Frame) -> Result<KiroEvent, EventError> {
+    decode_reusing(frame, &mut String::new())
+}
+
+/// [`decode`], writing the text of a plain text event into `spare`'s buffer (which it takes)
+/// instead of a new `String`: a caller that hands each delta's `String` back once written
+/// streams text without allocating for it.
+pub fn decode_reusing(frame: &Frame, spare: &mut String) -> Result<KiroEvent, EventError> {
     match frame.header_str(":message-type").unwrap_or("event") {
-        "event" => decode_event(frame),
+        "event" => decode_event(frame, spare),
         "exception" => Ok(decode_exception(frame)),
         "error" => Ok(decode_error(frame)),
         other => Ok(KiroEvent::Unknown(format!(":message-type {other}"))),
     }
 }
 
-fn decode_event(frame: &Frame) -> Result<KiroEvent, EventError> {
+fn decode_event(frame: &Frame, spare: &mut String) -> Result<KiroEvent, EventError> {
     let event_type = frame
         .header_str(":event-type")
         .ok_or(EventError::MissingEventType)?;
     let payload = &frame.payload[..];
     let event = match event_type {
         "assistantResponseEvent" => match plain_content(payload) {
-            Some(text) => KiroEvent::AssistantText(text.to_owned()),
+            Some(text) => {
+                let mut owned = std::mem::take(spare);
+                owned.clear();
+                owned.push_str(text);
+                KiroEvent::AssistantText(owned)
+            }
             None => {
                 let p: AssistantResponse = parse(event_type, payload)?;
                 KiroEvent::AssistantText(p.content.unwrap_or_default())
@@ -536,6 +548,28 @@ mod tests {
         };
         assert_eq!(code, "UnknownError");
         assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn plain_text_is_decoded_into_the_spare_buffer() {
+        let frame =
+            |payload: &str| frame_of(encode_event("assistantResponseEvent", payload.as_bytes()));
+        let mut spare = String::with_capacity(64);
+        spare.push_str("left over");
+        let buffer = spare.as_ptr();
+        let Ok(KiroEvent::AssistantText(text)) =
+            decode_reusing(&frame(r#"{"content":"Hi"}"#), &mut spare)
+        else {
+            panic!("a text event");
+        };
+        assert_eq!((text.as_str(), text.as_ptr()), ("Hi", buffer));
+        assert!(spare.is_empty(), "taken");
+        // Text that needs unescaping goes through the parser, as with `decode`.
+        let mut spare = text;
+        assert_eq!(
+            decode_reusing(&frame(r#"{"content":"a\nb"}"#), &mut spare),
+            Ok(KiroEvent::AssistantText("a\nb".into()))
+        );
     }
 
     #[test]
