@@ -16,7 +16,8 @@
 //!
 //! It also corks the socket (`TCP_CORK`) from the request's head to the end of its body:
 //! Pingora's HTTP/1 client flushes the head on its own, which costs a second transmission and
-//! a second wakeup of the upstream for every request (BENCHMARKS.md, "One segment per request").
+//! a second wakeup of the upstream for every request (BENCHMARKS.md, "Where a request's first
+//! byte goes, and one segment per request").
 
 use async_trait::async_trait;
 use bytes::Bytes;
