@@ -18,6 +18,7 @@ use crate::kiro::request::{self, BuildOptions, KiroRequest};
 use crate::kiro::response::{AssemblerConfig, ResponseAssembler};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Translation settings that come from the configuration.
@@ -148,7 +149,7 @@ pub fn prepare(
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         thinking: kiro.thinking,
-        echo: req.echo.clone(),
+        echo: req.echo.take().map(Arc::new),
     };
     let conversation = keep_conversation.then(|| (req.system.clone(), req.messages.clone()));
     Ok(PreparedRequest {
@@ -353,8 +354,8 @@ impl ResponseTranslator {
     }
 
     /// The finished response document, for dialects that store responses.
-    pub fn stored_document(&self) -> Option<serde_json::Value> {
-        self.writer.stored_document()
+    pub fn take_stored_document(&mut self) -> Option<serde_json::Value> {
+        self.writer.take_stored_document()
     }
 
     fn drain(&mut self, out: &mut Vec<u8>) {

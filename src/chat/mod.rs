@@ -11,6 +11,8 @@ pub mod tools;
 pub use error::{ErrorKind, GatewayError};
 pub use tools::Tools;
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 /// A conversation turn to be answered, independent of the client's dialect.
@@ -214,8 +216,9 @@ pub struct ResponseMeta {
     pub created: u64,
     /// The client asked for thinking (the writer may need to emit signatures or reasoning items).
     pub thinking: bool,
-    /// See [`ChatRequest::echo`].
-    pub echo: Option<Value>,
+    /// See [`ChatRequest::echo`]. Shared, not copied, by every writer of the response: the
+    /// Responses echo carries the request's whole tool list (18 KB from Codex).
+    pub echo: Option<Arc<Value>>,
 }
 
 /// A model the gateway can serve, for the dialects' model lists.

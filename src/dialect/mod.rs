@@ -114,8 +114,9 @@ pub trait ResponseWriter: Send + Sync {
     /// Appends the bytes for `event` to `out`.
     fn write(&mut self, event: &StreamEvent, out: &mut Vec<u8>);
     /// After `Finish`, the complete response document, for dialects whose responses can be
-    /// stored and fetched again (OpenAI Responses `store`). `None` for the others.
-    fn stored_document(&self) -> Option<serde_json::Value> {
+    /// stored and fetched again (OpenAI Responses `store`), once. `None` for the others, and
+    /// when the request asked not to store it.
+    fn take_stored_document(&mut self) -> Option<serde_json::Value> {
         None
     }
 }

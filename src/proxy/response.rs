@@ -169,7 +169,7 @@ pub fn response_body_filter(
                 // (or continues it) right after reading it finds it.
                 if let Some(prepared) = ctx.prepared.as_ref() {
                     if let Some((id, stored)) = translator
-                        .stored_document()
+                        .take_stored_document()
                         .and_then(|d| prepared.stored_response(d))
                     {
                         gw.responses.insert(id, stored);

@@ -29,7 +29,7 @@ pub struct DocumentWriter {
 
 impl DocumentWriter {
     pub fn new(meta: ResponseMeta) -> Self {
-        let echo = Echo::from_value(meta.echo.as_ref());
+        let echo = Echo::from_value(meta.echo.as_deref());
         DocumentWriter {
             transcript: if echo.thoughts {
                 Transcript::new()
@@ -138,7 +138,7 @@ mod tests {
             input_tokens: 10,
             created: 0,
             thinking: thoughts,
-            echo: Some(json!({"sse": false, "thoughts": thoughts, "json": json_mode})),
+            echo: Some(json!({"sse": false, "thoughts": thoughts, "json": json_mode}).into()),
         }
     }
 

@@ -54,7 +54,7 @@ pub struct StreamWriter {
 
 impl StreamWriter {
     pub fn new(meta: ResponseMeta) -> Self {
-        let echo = Echo::from_value(meta.echo.as_ref());
+        let echo = Echo::from_value(meta.echo.as_deref());
         StreamWriter {
             framing: if echo.sse {
                 Framing::Sse
@@ -197,7 +197,7 @@ mod tests {
             input_tokens: 10,
             created: 1_700_000_000,
             thinking: thoughts,
-            echo: Some(json!({"sse": sse, "thoughts": thoughts, "json": false})),
+            echo: Some(json!({"sse": sse, "thoughts": thoughts, "json": false}).into()),
         }
     }
 

@@ -72,9 +72,9 @@ mod tests {
     fn include_usage_comes_from_the_echo() {
         let mut meta = meta();
         assert!(!include_usage(&meta));
-        meta.echo = Some(json!({"include_usage": false}));
+        meta.echo = Some(json!({"include_usage": false}).into());
         assert!(!include_usage(&meta));
-        meta.echo = Some(json!({"include_usage": true}));
+        meta.echo = Some(json!({"include_usage": true}).into());
         assert!(include_usage(&meta));
     }
 

@@ -208,7 +208,7 @@ mod tests {
             input_tokens: 42,
             created: 1_700_000_000,
             thinking: false,
-            echo: include_usage.then(|| json!({"include_usage": true})),
+            echo: include_usage.then(|| json!({"include_usage": true}).into()),
         }
     }
 

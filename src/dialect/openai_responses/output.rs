@@ -6,14 +6,16 @@
 //! `message` item, each tool call one `function_call` (or `custom_tool_call`) item. Exactly one
 //! item is open at a time, and `output_index` counts 0, 1, 2… in opening order.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use once_cell::sync::Lazy;
 use serde_json::{json, Map, Value};
 
 use super::error::failure_code;
 use super::tools::{parse_wire_map, WireTool};
 use super::{ECHO_RESPONSE, ECHO_TOOLS};
 use crate::chat::{estimate, GatewayError, ResponseMeta, StreamEvent, Usage};
+use crate::json::{push_json_array, push_json_str, push_json_value};
 
 /// The message OpenAI gives with `context_length_exceeded`.
 pub(super) const CONTEXT_EXCEEDED_MESSAGE: &str =
@@ -298,33 +300,31 @@ impl Output {
         usage: Option<&Usage>,
         error: Option<Value>,
         incomplete_reason: Option<&str>,
-    ) -> Value {
-        let mut obj = self.envelope(status);
-        obj.insert("output".into(), Value::Array(self.items.clone()));
-        obj.insert("usage".into(), usage.map_or(Value::Null, |u| self.usage(u)));
-        obj.insert("error".into(), error.unwrap_or(Value::Null));
-        obj.insert(
-            "incomplete_details".into(),
-            incomplete_reason.map_or(Value::Null, |reason| json!({ "reason": reason })),
+    ) -> Document<'_> {
+        let mut doc = self.envelope(status);
+        doc.set("output", Field::Items(&self.items));
+        doc.set("usage", owned(usage.map_or(Value::Null, |u| self.usage(u))));
+        doc.set("error", owned(error.unwrap_or(Value::Null)));
+        doc.set(
+            "incomplete_details",
+            owned(incomplete_reason.map_or(Value::Null, |reason| json!({ "reason": reason }))),
         );
-        Value::Object(obj)
+        doc
     }
 
     /// The response object before any output (`response.created`).
-    pub fn initial_document(&self) -> Value {
-        let mut obj = self.envelope("in_progress");
-        obj.insert("output".into(), Value::Array(Vec::new()));
-        obj.insert("usage".into(), Value::Null);
-        obj.insert("error".into(), Value::Null);
-        obj.insert("incomplete_details".into(), Value::Null);
-        Value::Object(obj)
+    pub fn initial_document(&self) -> Document<'_> {
+        let mut doc = self.envelope("in_progress");
+        doc.set("output", Field::Items(&[]));
+        for key in ["usage", "error", "incomplete_details"] {
+            doc.set(key, owned(Value::Null));
+        }
+        doc
     }
 
-    /// Identity and status only: the keep-alive `response.in_progress` carries no more, so a
-    /// long silence costs a few bytes rather than the echoed tools every time.
     /// The response object of a response that failed with `err` after it started; an item
     /// still open stays unfinished, as the response failed in the middle of it.
-    pub fn failed_document(&self, err: &GatewayError) -> Value {
+    pub fn failed_document(&self, err: &GatewayError) -> Document<'_> {
         self.document(
             "failed",
             None,
@@ -333,32 +333,37 @@ impl Output {
         )
     }
 
-    pub fn progress_document(&self) -> Value {
-        json!({
-            "id": self.response_id(),
-            "object": "response",
-            "created_at": self.meta.created,
-            "status": "in_progress",
-            "model": self.meta.model,
-        })
+    /// Identity and status only: the keep-alive `response.in_progress` carries no more, so a
+    /// long silence costs a few bytes rather than the echoed tools every time.
+    pub fn progress_document(&self) -> Document<'_> {
+        let mut doc = Document::default();
+        self.identify(&mut doc, "in_progress");
+        doc
     }
 
     /// The echoed request fields with OpenAI's defaults, plus identity and status.
-    fn envelope(&self, status: &str) -> Map<String, Value> {
-        let mut obj = default_echo();
+    fn envelope(&self, status: &str) -> Document<'_> {
+        let mut doc = Document::default();
+        for (key, value) in DEFAULT_ECHO.iter() {
+            doc.set(key, Field::Borrowed(value));
+        }
         if let Some(Value::Object(echo)) =
-            self.meta.echo.as_ref().and_then(|e| e.get(ECHO_RESPONSE))
+            self.meta.echo.as_deref().and_then(|e| e.get(ECHO_RESPONSE))
         {
             for (key, value) in echo {
-                obj.insert(key.clone(), value.clone());
+                doc.set(key, Field::Borrowed(value));
             }
         }
-        obj.insert("id".into(), self.response_id().into());
-        obj.insert("object".into(), "response".into());
-        obj.insert("created_at".into(), self.meta.created.into());
-        obj.insert("status".into(), status.into());
-        obj.insert("model".into(), self.meta.model.clone().into());
-        obj
+        self.identify(&mut doc, status);
+        doc
+    }
+
+    fn identify<'a>(&'a self, doc: &mut Document<'a>, status: &str) {
+        doc.set("id", owned(self.response_id().into()));
+        doc.set("object", owned("response".into()));
+        doc.set("created_at", owned(self.meta.created.into()));
+        doc.set("status", owned(status.into()));
+        doc.set("model", owned(self.meta.model.as_str().into()));
     }
 
     fn usage(&self, usage: &Usage) -> Value {
@@ -375,7 +380,7 @@ impl Output {
 }
 
 /// What the response object says for request fields the client left out.
-fn default_echo() -> Map<String, Value> {
+static DEFAULT_ECHO: Lazy<Map<String, Value>> = Lazy::new(|| {
     let defaults = json!({
         "background": false,
         "instructions": null,
@@ -398,6 +403,65 @@ fn default_echo() -> Map<String, Value> {
         Value::Object(map) => map,
         _ => Map::new(),
     }
+});
+
+/// A response object to write out. The echoed request fields are borrowed from the request's
+/// echo, not copied: Codex's carries its whole tool list (18 KB), and a streamed response
+/// writes the object three times.
+#[derive(Debug, Default)]
+pub(super) struct Document<'a> {
+    /// Sorted by key, as `serde_json::Map` is, so the bytes are those of the same `Value`.
+    fields: BTreeMap<&'a str, Field<'a>>,
+}
+
+#[derive(Debug)]
+pub(super) enum Field<'a> {
+    Borrowed(&'a Value),
+    Owned(Value),
+    Items(&'a [Value]),
+}
+
+fn owned(value: Value) -> Field<'static> {
+    Field::Owned(value)
+}
+
+impl<'a> Document<'a> {
+    fn set(&mut self, key: &'a str, field: Field<'a>) {
+        self.fields.insert(key, field);
+    }
+
+    /// Appends the object as `serde_json::to_writer` would write [`Document::to_value`].
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, (key, field)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_str(out, key);
+            out.push(b':');
+            match field {
+                Field::Borrowed(value) => push_json_value(out, value),
+                Field::Owned(value) => push_json_value(out, value),
+                Field::Items(items) => {
+                    push_json_array(out, items, |item, out| push_json_value(out, item))
+                }
+            }
+        }
+        out.push(b'}');
+    }
+
+    /// An owned copy, for a response kept for `previous_response_id`.
+    pub fn to_value(&self) -> Value {
+        let fields = self.fields.iter().map(|(key, field)| {
+            let value = match field {
+                Field::Borrowed(value) => (*value).clone(),
+                Field::Owned(value) => value.clone(),
+                Field::Items(items) => Value::Array(items.to_vec()),
+            };
+            ((*key).to_owned(), value)
+        });
+        Value::Object(fields.collect())
+    }
 }
 
 /// The `error` of a failed response: `{code, message}`.
@@ -408,6 +472,7 @@ pub(super) fn failure(code: &str, message: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     /// Records transitions as short strings.
     #[derive(Default)]
@@ -434,7 +499,7 @@ mod tests {
             input_tokens: 10,
             created: 1_700_000_000,
             thinking: true,
-            echo,
+            echo: echo.map(Arc::new),
         }
     }
 
@@ -470,7 +535,7 @@ mod tests {
                 "done 2 \"function_call\"",
             ]
         );
-        let doc = out.document("completed", None, None, None);
+        let doc = out.document("completed", None, None, None).to_value();
         assert_eq!(doc["output"][0]["summary"][0]["text"], "hmm");
         assert_eq!(doc["output"][1]["content"][0]["text"], "Hi");
         assert_eq!(
@@ -496,7 +561,7 @@ mod tests {
         out.tool_end(&mut log);
         // Custom input arrives whole at `done`, never as argument deltas.
         assert!(log.0.iter().all(|l| !l.starts_with("delta")), "{:?}", log.0);
-        let doc = out.document("completed", None, None, None);
+        let doc = out.document("completed", None, None, None).to_value();
         assert_eq!(
             doc["output"][0],
             json!({"id": "ctc_t1", "type": "custom_tool_call", "status": "completed",
@@ -540,7 +605,12 @@ mod tests {
             output_tokens: 7,
             credits: None,
         };
-        let doc = out.document("incomplete", Some(&usage), None, Some("max_output_tokens"));
+        let view = out.document("incomplete", Some(&usage), None, Some("max_output_tokens"));
+        let doc = view.to_value();
+        // Written straight from the borrowed fields, the bytes are the owned copy's.
+        let mut written = Vec::new();
+        view.write_json(&mut written);
+        assert_eq!(written, serde_json::to_vec(&doc).unwrap());
         assert_eq!(doc["id"], "resp_abc");
         assert_eq!(doc["object"], "response");
         assert_eq!(doc["created_at"], 1_700_000_000);
@@ -567,10 +637,10 @@ mod tests {
                    "output_tokens": 7, "output_tokens_details": {"reasoning_tokens": 2},
                    "total_tokens": 107})
         );
-        let initial = out.initial_document();
+        let initial = out.initial_document().to_value();
         assert_eq!(initial["status"], "in_progress");
         assert_eq!(initial["output"], json!([]));
         assert_eq!(initial["usage"], Value::Null);
-        assert_eq!(out.progress_document()["id"], "resp_abc");
+        assert_eq!(out.progress_document().to_value()["id"], "resp_abc");
     }
 }

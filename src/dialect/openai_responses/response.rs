@@ -6,55 +6,66 @@
 
 use serde_json::Value;
 
-use super::output::{failure, NoEvents, Output, CONTEXT_EXCEEDED_MESSAGE};
+use super::output::{failure, Document, NoEvents, Output, CONTEXT_EXCEEDED_MESSAGE};
+use super::store;
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
 use crate::dialect::ResponseWriter;
-use crate::json::push_json_value;
 
 /// Collects a whole response and renders it as one response object at the end.
 #[derive(Debug)]
 pub struct JsonWriter {
     output: Output,
-    /// The rendered response object, once the response ended.
+    /// The request asked for its response to be stored (`store`, the default).
+    keep: bool,
+    /// The response object was written.
+    done: bool,
+    /// The response object, when it is to be stored.
     document: Option<Value>,
 }
 
 impl JsonWriter {
     pub fn new(meta: ResponseMeta) -> Self {
         JsonWriter {
+            keep: store::wants_store(meta.echo.as_deref()),
             output: Output::new(meta),
+            done: false,
             document: None,
         }
     }
 }
 
 impl JsonWriter {
-    fn finish(&mut self, stop_reason: StopReason, usage: &Usage) -> Value {
-        match stop_reason {
+    fn finish(&mut self, stop_reason: StopReason, usage: &Usage, out: &mut Vec<u8>) {
+        let status = match stop_reason {
+            StopReason::MaxTokens => "incomplete",
+            _ => "completed",
+        };
+        self.output.close(status, &mut NoEvents);
+        let doc = match stop_reason {
             StopReason::EndTurn | StopReason::ToolUse => {
-                self.output.close("completed", &mut NoEvents);
                 self.output.document("completed", Some(usage), None, None)
             }
             StopReason::MaxTokens => {
-                self.output.close("incomplete", &mut NoEvents);
                 self.output
                     .document("incomplete", Some(usage), None, Some("max_output_tokens"))
             }
-            StopReason::ContextWindowExceeded => {
-                self.output.close("completed", &mut NoEvents);
-                self.output.document(
-                    "failed",
-                    Some(usage),
-                    Some(failure("context_length_exceeded", CONTEXT_EXCEEDED_MESSAGE)),
-                    None,
-                )
-            }
-        }
+            StopReason::ContextWindowExceeded => self.output.document(
+                "failed",
+                Some(usage),
+                Some(failure("context_length_exceeded", CONTEXT_EXCEEDED_MESSAGE)),
+                None,
+            ),
+        };
+        end(doc, self.keep, &mut self.document, out);
+        self.done = true;
     }
+}
 
-    fn end(&mut self, doc: Value, out: &mut Vec<u8>) {
-        push_json_value(out, &doc);
-        self.document = Some(doc);
+/// Writes the response object, and keeps a copy of it when it is to be stored.
+fn end(doc: Document, keep: bool, kept: &mut Option<Value>, out: &mut Vec<u8>) {
+    doc.write_json(out);
+    if keep {
+        *kept = Some(doc.to_value());
     }
 }
 
@@ -64,28 +75,26 @@ impl ResponseWriter for JsonWriter {
     }
 
     fn write(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
-        if self.document.is_some() {
+        if self.done {
             return;
         }
         if self.output.content(event, &mut NoEvents) {
             return;
         }
         match event {
-            StreamEvent::Finish { stop_reason, usage } => {
-                let doc = self.finish(*stop_reason, usage);
-                self.end(doc, out);
-            }
+            StreamEvent::Finish { stop_reason, usage } => self.finish(*stop_reason, usage, out),
             StreamEvent::Error(err) => {
                 let doc = self.output.failed_document(err);
-                self.end(doc, out);
+                end(doc, self.keep, &mut self.document, out);
+                self.done = true;
             }
             // `Start` and `Ping` need nothing; content events went to the items above.
             _ => {}
         }
     }
 
-    fn stored_document(&self) -> Option<Value> {
-        self.document.clone()
+    fn take_stored_document(&mut self) -> Option<Value> {
+        self.document.take()
     }
 }
 
@@ -104,7 +113,7 @@ mod tests {
             input_tokens: 10,
             created: 1_700_000_000,
             thinking: true,
-            echo,
+            echo: echo.map(std::sync::Arc::new),
         });
         let out = render_document(&mut writer, events);
         (serde_json::from_slice(&out).unwrap(), writer)
@@ -128,7 +137,7 @@ mod tests {
                             "tools": [{"type": "function", "name": "exec_command"}]},
             ECHO_TOOLS: {},
         });
-        let (doc, writer) = render(
+        let (doc, mut writer) = render(
             Some(echo),
             &[
                 StreamEvent::Start,
@@ -164,18 +173,22 @@ mod tests {
         assert_eq!(doc["tools"][0]["name"], "exec_command");
         assert_eq!(doc["usage"]["total_tokens"], 42);
         assert_eq!(doc["usage"]["output_tokens_details"]["reasoning_tokens"], 3);
-        assert_eq!(writer.stored_document(), Some(doc));
+        // `store: false`: nothing is kept for a later `previous_response_id`.
+        assert_eq!(writer.take_stored_document(), None);
     }
 
     #[test]
     fn max_tokens_and_context_window() {
-        let (doc, _) = render(
+        let (doc, mut writer) = render(
             None,
             &[
                 StreamEvent::TextDelta("Partial".into()),
                 finish(StopReason::MaxTokens),
             ],
         );
+        // Stored by default: the very object the client got, handed over once.
+        assert_eq!(writer.take_stored_document().as_ref(), Some(&doc));
+        assert_eq!(writer.take_stored_document(), None);
         assert_eq!(doc["status"], "incomplete");
         assert_eq!(doc["incomplete_details"]["reason"], "max_output_tokens");
         assert_eq!(doc["output"][0]["status"], "incomplete");
@@ -188,7 +201,7 @@ mod tests {
 
     #[test]
     fn errors_fail_the_response() {
-        let (doc, writer) = render(
+        let (doc, mut writer) = render(
             None,
             &[
                 StreamEvent::TextDelta("Half".into()),
@@ -202,6 +215,6 @@ mod tests {
             json!({"code": "server_error", "message": "upstream timed out"})
         );
         assert_eq!(doc["usage"], Value::Null);
-        assert_eq!(writer.stored_document().unwrap()["status"], "failed");
+        assert_eq!(writer.take_stored_document().unwrap()["status"], "failed");
     }
 }

@@ -25,8 +25,10 @@
 use serde_json::Value;
 
 use super::output::{
-    failure, output_text, ItemEvents, ItemKind, OpenItem, Output, CONTEXT_EXCEEDED_MESSAGE,
+    failure, output_text, Document, ItemEvents, ItemKind, OpenItem, Output,
+    CONTEXT_EXCEEDED_MESSAGE,
 };
+use super::store;
 use crate::chat::{ResponseMeta, StopReason, StreamEvent, Usage};
 use crate::dialect::ResponseWriter;
 use crate::json::{push_json_str, push_json_value, push_u64};
@@ -40,13 +42,16 @@ pub struct SseWriter {
     started: bool,
     /// The terminal event was written; later events are ignored.
     done: bool,
-    /// The final response object, for `store`.
+    /// The request asked for its response to be stored (`store`, the default).
+    keep: bool,
+    /// The final response object, when it is to be stored.
     document: Option<Value>,
 }
 
 impl SseWriter {
     pub fn new(meta: ResponseMeta) -> Self {
         SseWriter {
+            keep: store::wants_store(meta.echo.as_deref()),
             output: Output::new(meta),
             seq: 0,
             started: false,
@@ -92,7 +97,7 @@ impl SseWriter {
             ),
         };
         Frames::new(&mut self.seq, out).lifecycle(event, &doc);
-        self.document = Some(doc);
+        self.document = self.keep.then(|| doc.to_value());
     }
 }
 
@@ -123,7 +128,7 @@ impl ResponseWriter for SseWriter {
             StreamEvent::Error(err) => {
                 let doc = self.output.failed_document(err);
                 frames.lifecycle("response.failed", &doc);
-                self.document = Some(doc);
+                self.document = self.keep.then(|| doc.to_value());
                 self.done = true;
             }
             // `Start` needs nothing more; content events went to the items above.
@@ -131,8 +136,8 @@ impl ResponseWriter for SseWriter {
         }
     }
 
-    fn stored_document(&self) -> Option<Value> {
-        self.document.clone()
+    fn take_stored_document(&mut self) -> Option<Value> {
+        self.document.take()
     }
 }
 
@@ -187,9 +192,10 @@ impl<'a> Frames<'a> {
     }
 
     /// A `response.*` lifecycle event carrying a response object.
-    fn lifecycle(&mut self, kind: &str, response: &Value) {
+    fn lifecycle(&mut self, kind: &str, response: &Document) {
         self.begin(kind);
-        self.value("response", response);
+        self.out.extend_from_slice(b",\"response\":");
+        response.write_json(self.out);
         self.end();
     }
 
@@ -307,6 +313,7 @@ mod tests {
     use crate::chat::{ErrorKind, GatewayError};
     use crate::dialect::openai_responses::{ECHO_RESPONSE, ECHO_TOOLS};
     use serde_json::json;
+    use std::sync::Arc;
 
     fn meta(echo: Option<Value>) -> ResponseMeta {
         ResponseMeta {
@@ -315,7 +322,7 @@ mod tests {
             input_tokens: 42,
             created: 1_700_000_000,
             thinking: false,
-            echo,
+            echo: echo.map(Arc::new),
         }
     }
 
@@ -429,7 +436,7 @@ mod tests {
 
     #[test]
     fn reasoning_then_text() {
-        let (sse, writer) = render_with(
+        let (sse, mut writer) = render_with(
             None,
             &[
                 StreamEvent::Start,
@@ -485,7 +492,7 @@ mod tests {
         );
         assert_eq!(f[9].1["output_index"], 1);
         assert_eq!(f[11].1["item_id"], "msg_r1_1");
-        let doc = writer.stored_document().unwrap();
+        let doc = writer.take_stored_document().unwrap();
         assert_eq!(doc, f[15].1["response"]);
         assert_eq!(doc["output"].as_array().unwrap().len(), 2);
         assert_eq!(doc["usage"]["output_tokens_details"]["reasoning_tokens"], 3);
@@ -652,7 +659,7 @@ mod tests {
 
     #[test]
     fn errors_after_start_fail_the_response_and_end_it() {
-        let (sse, writer) = render_with(
+        let (sse, mut writer) = render_with(
             None,
             &[
                 StreamEvent::Start,
@@ -680,7 +687,7 @@ mod tests {
             json!({"code": "rate_limit_exceeded", "message": "slow down"})
         );
         assert_eq!(response["output"], json!([]));
-        assert_eq!(writer.stored_document().unwrap()["status"], "failed");
+        assert_eq!(writer.take_stored_document().unwrap()["status"], "failed");
     }
 
     #[test]
@@ -695,10 +702,28 @@ mod tests {
 
     #[test]
     fn empty_answer_still_completes() {
-        let (sse, writer) = render_with(None, &[StreamEvent::Start, finish(StopReason::EndTurn)]);
+        let (sse, mut writer) =
+            render_with(None, &[StreamEvent::Start, finish(StopReason::EndTurn)]);
         let f = frames(&sse);
         assert_eq!(names(&f), ["created", "in_progress", "completed"]);
-        assert!(writer.stored_document().is_some());
-        assert!(SseWriter::new(meta(None)).stored_document().is_none());
+        assert!(writer.take_stored_document().is_some());
+        assert!(SseWriter::new(meta(None)).take_stored_document().is_none());
+    }
+
+    #[test]
+    fn the_echoed_tools_are_written_as_sent_and_not_kept_without_store() {
+        let tools = json!([{"type": "function", "name": "exec", "parameters": {"type": "object",
+            "properties": {"cmd": {"type": "string", "description": "a \"quoted\" line\n"}}}}]);
+        let echo = json!({ECHO_RESPONSE: {"store": false, "tools": tools}, ECHO_TOOLS: {}});
+        let (sse, mut writer) = render_with(
+            Some(echo),
+            &[StreamEvent::Start, finish(StopReason::EndTurn)],
+        );
+        let f = frames(&sse);
+        for frame in [0, 1, 2] {
+            assert_eq!(f[frame].1["response"]["tools"], tools);
+            assert_eq!(f[frame].1["response"]["store"], false);
+        }
+        assert_eq!(writer.take_stored_document(), None);
     }
 }
