@@ -204,7 +204,35 @@ fn bench_request(c: &mut Criterion) {
             b.iter(|| with_profile_arn(black_box(&built.body), Some(ARN)))
         });
     }
+    // Codex CLI's captured request: 18 of its 40 KB are the tool list, sent on every turn.
+    let codex = codex_body();
+    group.throughput(Throughput::Bytes(codex.len() as u64));
+    let prepare_codex = || {
+        pipeline::prepare(
+            Dialect::OpenAiResponses,
+            black_box(&codex),
+            &hints,
+            &settings,
+            &store,
+        )
+    };
+    prepare_codex().expect("prepare codex");
+    group.bench_function("prepare/codex_40KB", |b| b.iter(prepare_codex));
     group.finish();
+}
+
+/// The body of Codex CLI's captured `POST /v1/responses` (tools, developer prompt, history).
+fn codex_body() -> Vec<u8> {
+    const FIXTURE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/codex.tool.responses-tool-result.json"
+    );
+    let text = std::fs::read(FIXTURE).unwrap_or_else(|e| panic!("reading {FIXTURE}: {e}"));
+    let mut capture: serde_json::Value =
+        serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{FIXTURE}: {e}"));
+    // Captured against a gateway that named its model this way; one Kiro knows instead.
+    capture["body"]["model"] = "gpt-5.6-sol".into();
+    serde_json::to_vec(&capture["body"]).expect("json")
 }
 
 fn meta() -> ResponseMeta {
@@ -352,6 +380,35 @@ fn bench_translator(c: &mut Criterion) {
             )
         });
     }
+    // Codex's answer: every response object it carries echoes the request's tools.
+    let codex = codex_body();
+    let prepared = pipeline::prepare(
+        Dialect::OpenAiResponses,
+        &codex,
+        &RequestHints::default(),
+        &settings,
+        &store,
+    )
+    .expect("prepare codex");
+    group.bench_function("answer_50_codex/openai_responses", |b| {
+        b.iter_batched(
+            || {
+                frames
+                    .iter()
+                    .map(|f| Bytes::copy_from_slice(f))
+                    .collect::<Vec<_>>()
+            },
+            |chunks| {
+                let mut t = prepared.translator();
+                let mut sent = 0;
+                for chunk in chunks {
+                    sent += t.push(chunk).len();
+                }
+                sent + t.finish().len()
+            },
+            BatchSize::SmallInput,
+        )
+    });
     // A thousand streams taking turns, as on a busy gateway: each translator's state has left
     // the caches by the time its next event comes, which is what an event costs under load
     // (the answer_50 figures above are the same work with everything cached).

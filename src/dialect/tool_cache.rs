@@ -7,8 +7,9 @@
 //! ([`super::fields::root_object_with_raw`]), and those bytes are looked up here. A hit costs
 //! one comparison of the bytes; the list and everything derived from it (token estimate,
 //! schemas reshaped for Kiro) are reused. Anthropic, OpenAI Chat and Gemini requests go
-//! through it; OpenAI Responses still parses its tools every time, as its response object
-//! echoes them as sent.
+//! through it for their [`Tools`]; OpenAI Responses keeps more per list (the list as sent, for
+//! the echo in its response object, and the names its calls map back to), in a cache of its
+//! own of the same kind (`openai_responses::tools`).
 //!
 //! The cache memoises a pure function of (dialect, bytes), so what a request gets does not
 //! depend on whether it hit. It is bounded in entries and bytes and forgets the least
@@ -36,8 +37,7 @@ const MAX_ENTRY_BYTES: usize = 512 << 10;
 /// Lists not kept are remembered by fingerprint for this many first sightings.
 const SEEN_ONCE: usize = 64;
 
-static SHARED: Lazy<ToolCache> =
-    Lazy::new(|| ToolCache::new(MAX_ENTRIES, MAX_TOTAL_BYTES, MAX_ENTRY_BYTES));
+static SHARED: Lazy<ToolCache<Tools>> = Lazy::new(ToolCache::with_default_bounds);
 
 /// The request's `tools` (`raw`, as sent; absent or `null` is no tools), parsed by `parse`
 /// unless a request of this dialect sent the same bytes before.
@@ -50,17 +50,17 @@ pub(crate) fn shared_tools(
     SHARED.get_or_parse(dialect, raw, at, parse)
 }
 
-/// A bounded, least-recently-used map from (dialect, `tools` bytes) to the parsed list.
-pub(crate) struct ToolCache {
-    entries: Mutex<Entries>,
+/// A bounded, least-recently-used map from (dialect, `tools` bytes) to what was parsed from
+/// them, a cheaply cloned `T`.
+pub(crate) struct ToolCache<T> {
+    entries: Mutex<Entries<T>>,
     max_entries: usize,
     max_total_bytes: usize,
     max_entry_bytes: usize,
 }
 
-#[derive(Default)]
-struct Entries {
-    list: Vec<Entry>,
+struct Entries<T> {
+    list: Vec<Entry<T>>,
     total_bytes: usize,
     clock: u64,
     /// Fingerprints of lists seen once and not kept, oldest first.
@@ -76,23 +76,66 @@ struct Fingerprint {
     crc: u32,
 }
 
-struct Entry {
+struct Entry<T> {
     dialect: Dialect,
     raw: Box<[u8]>,
-    tools: Tools,
+    value: T,
     last_used: u64,
 }
 
-impl ToolCache {
+impl<T: Clone> ToolCache<T> {
     pub(crate) fn new(max_entries: usize, max_total_bytes: usize, max_entry_bytes: usize) -> Self {
         ToolCache {
-            entries: Mutex::new(Entries::default()),
+            entries: Mutex::new(Entries {
+                list: Vec::new(),
+                total_bytes: 0,
+                clock: 0,
+                seen_once: VecDeque::new(),
+            }),
             max_entries,
             max_total_bytes,
             max_entry_bytes,
         }
     }
 
+    /// Bounds for a process-wide cache: a few clients, each with a few tool configurations.
+    pub(crate) fn with_default_bounds() -> Self {
+        Self::new(MAX_ENTRIES, MAX_TOTAL_BYTES, MAX_ENTRY_BYTES)
+    }
+
+    /// What `parse` makes of `raw`, unless a request of this dialect sent the same bytes
+    /// before. Errors are not kept: a bad list costs its parse every time, as any bad request.
+    pub(crate) fn get_or_insert_with(
+        &self,
+        dialect: Dialect,
+        raw: &[u8],
+        parse: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        if let Some(hit) = self.get(dialect, raw) {
+            return Ok(hit);
+        }
+        let value = parse()?;
+        // Dropped once the lock is released.
+        let _evicted = self.admit(dialect, raw, &value);
+        Ok(value)
+    }
+
+    fn get(&self, dialect: Dialect, raw: &[u8]) -> Option<T> {
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries.clock += 1;
+        let now = entries.clock;
+        let entry = entries
+            .list
+            .iter_mut()
+            .find(|e| e.dialect == dialect && *e.raw == *raw)?;
+        entry.last_used = now;
+        Some(entry.value.clone())
+    }
+}
+
+impl ToolCache<Tools> {
+    /// The request's `tools` (`raw`, as sent; absent or `null` is no tools), parsed by `parse`
+    /// unless a request of this dialect sent the same bytes before.
     pub(crate) fn get_or_parse(
         &self,
         dialect: Dialect,
@@ -103,35 +146,22 @@ impl ToolCache {
         let Some(raw) = raw.filter(|raw| raw.get() != "null") else {
             return Ok(Tools::default());
         };
-        let bytes = raw.get().as_bytes();
-        if let Some(hit) = self.get(dialect, bytes) {
-            return Ok(hit);
-        }
-        // Already validated as JSON by the root's parse; an error here would be a serde bug.
-        let value: Value = serde_json::from_str(raw.get()).map_err(|e| {
-            GatewayError::invalid(format!("the request body is not valid JSON: {e}"))
-        })?;
-        // Errors are not kept: a bad list costs its parse every time, as any bad request.
-        let tools = Tools::new(parse(array(value, at)?, at)?);
-        // Dropped once the lock is released.
-        let _evicted = self.admit(dialect, bytes, &tools);
-        Ok(tools)
+        self.get_or_insert_with(dialect, raw.get().as_bytes(), || {
+            Ok(Tools::new(parse(array(parse_raw(raw)?, at)?, at)?))
+        })
     }
+}
 
-    fn get(&self, dialect: Dialect, raw: &[u8]) -> Option<Tools> {
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        entries.clock += 1;
-        let now = entries.clock;
-        let entry = entries
-            .list
-            .iter_mut()
-            .find(|e| e.dialect == dialect && *e.raw == *raw)?;
-        entry.last_used = now;
-        Some(entry.tools.clone())
-    }
+/// A `tools` member left raw by the root's parse, as a `Value`.
+pub(crate) fn parse_raw(raw: &RawValue) -> Result<Value> {
+    // Already validated as JSON by the root's parse; an error here would be a serde bug.
+    serde_json::from_str(raw.get())
+        .map_err(|e| GatewayError::invalid(format!("the request body is not valid JSON: {e}")))
+}
 
+impl<T: Clone> ToolCache<T> {
     /// Keeps a freshly parsed list if it was seen before; returns the lists it pushed out.
-    fn admit(&self, dialect: Dialect, raw: &[u8], tools: &Tools) -> Vec<Entry> {
+    fn admit(&self, dialect: Dialect, raw: &[u8], value: &T) -> Vec<Entry<T>> {
         let mut evicted = Vec::new();
         if raw.len() > self.max_entry_bytes || self.max_entries == 0 {
             return evicted;
@@ -173,7 +203,7 @@ impl ToolCache {
         entries.list.push(Entry {
             dialect,
             raw: raw.into(),
-            tools: tools.clone(),
+            value: value.clone(),
             last_used,
         });
         evicted
@@ -189,8 +219,8 @@ impl ToolCache {
     }
 }
 
-impl Entries {
-    fn evict_least_recently_used(&mut self) -> Option<Entry> {
+impl<T> Entries<T> {
+    fn evict_least_recently_used(&mut self) -> Option<Entry<T>> {
         let oldest = self
             .list
             .iter()
@@ -229,12 +259,12 @@ mod tests {
         RawValue::from_string(json.to_owned()).expect("valid JSON")
     }
 
-    fn lookup(cache: &ToolCache, dialect: Dialect, json: &str) -> Result<Tools> {
+    fn lookup(cache: &ToolCache<Tools>, dialect: Dialect, json: &str) -> Result<Tools> {
         cache.get_or_parse(dialect, Some(&raw(json)), &ROOT.key("tools"), names)
     }
 
     /// Seen twice, so kept: what a third request gets.
-    fn kept(cache: &ToolCache, dialect: Dialect, json: &str) -> Tools {
+    fn kept(cache: &ToolCache<Tools>, dialect: Dialect, json: &str) -> Tools {
         let once = lookup(cache, dialect, json).expect("parse");
         let twice = lookup(cache, dialect, json).expect("parse");
         assert!(

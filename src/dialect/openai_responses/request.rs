@@ -12,13 +12,13 @@
 
 use serde_json::{Map, Value};
 
-use super::tools::{PendingTool, ToolSet};
+use super::tools::{Declarations, PendingTool, ToolSet};
 use super::{ECHO_RESPONSE, ECHO_TOOLS};
 use crate::chat::{
     Block, ChatRequest, Document, Image, Message, Role, SessionHints, ThinkingConfig, ToolChoice,
 };
 use crate::dialect::fields::{
-    any, array, boolean, get, get_str, invalid, number, object, require, root_object, string,
+    any, boolean, get, get_str, invalid, number, object, require, root_object_with_raw, string,
     unsigned, wrong_type, Obj, Path, Result, ROOT,
 };
 use crate::dialect::RequestHints;
@@ -29,7 +29,7 @@ const MAX_SESSION_KEY_LEN: usize = 256;
 
 /// Decodes a `POST /v1/responses` body.
 pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    let mut root = root_object(body)?;
+    let (mut root, raw_tools) = root_object_with_raw(body, "tools")?;
     let at = &ROOT;
 
     let model = require(&mut root, at, "model", string)?;
@@ -110,10 +110,8 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     };
     echo_some(&mut echo, "text", text.map(Value::Object));
 
-    // Tools are read in place: the response object echoes them as sent.
-    let raw_tools = get(&mut root, at, "tools", array)?.unwrap_or_default();
+    let declared = Declarations::shared(raw_tools, &at.key("tools"))?;
     let mut pending: Vec<PendingTool> = Vec::new();
-    ToolSet::collect(&raw_tools, &at.key("tools"), &mut pending)?;
 
     let input_at = at.key("input");
     let (input_text, input) = match root.remove("input") {
@@ -142,7 +140,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
             }
         }
     }
-    let tool_set = ToolSet::finish(pending);
+    let (tool_set, tools, wire_map) = declared.with(pending);
 
     let mut conversation = Conversation::default();
     if let Some(text) = input_text {
@@ -171,15 +169,14 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         }
         None => ToolChoice::Auto,
     };
-    if !raw_tools.is_empty() {
-        echo.insert("tools".into(), Value::Array(raw_tools));
+    if let Some(sent) = &declared.sent {
+        echo.insert("tools".into(), sent.clone());
     }
 
     let session = session_hints(prompt_cache_key.as_deref(), hints.session_header.as_deref());
-    let tools = tool_set.tools().into();
     let mut private = Map::new();
     private.insert(ECHO_RESPONSE.into(), Value::Object(echo));
-    private.insert(ECHO_TOOLS.into(), tool_set.wire_map());
+    private.insert(ECHO_TOOLS.into(), wire_map);
 
     Ok(ChatRequest {
         model,
@@ -874,6 +871,47 @@ mod tests {
             json!({"exec": {"name": "exec", "namespace": "functions", "custom": true}})
         );
         assert_eq!(req.messages.len(), 1);
+    }
+
+    #[test]
+    fn a_tool_list_sent_again_is_parsed_once_and_named_with_additional_tools() {
+        let tools = json!([
+            {"type": "function", "name": "exec", "description": "shared list test"},
+            {"type": "custom", "name": "apply_patch"},
+        ]);
+        let body = json!({"model": "m", "tools": tools, "input": "hi"});
+        let first = parse_json(&body).unwrap();
+        let second = parse_json(&body).unwrap();
+        // Kept from its second sighting, so the third request gets the second's list.
+        let third = parse_json(&body).unwrap();
+        assert!(third.tools.is_shared_with(&second.tools));
+        assert!(!second.tools.is_shared_with(&first.tools));
+        for req in [&first, &third] {
+            let echo = req.echo.as_ref().unwrap();
+            assert_eq!(echo[ECHO_RESPONSE]["tools"], tools);
+            assert_eq!(
+                echo[ECHO_TOOLS],
+                json!({"apply_patch": {"name": "apply_patch", "custom": true}})
+            );
+        }
+
+        // An `additional_tools` item names its tools together with the shared list: its
+        // `exec` clashes with the top-level one and gets the namespaced name.
+        let mut with_more = body.clone();
+        with_more["input"] = json!([
+            {"type": "additional_tools", "tools": [
+                {"type": "namespace", "name": "ns", "tools": [{"type": "function", "name": "exec"}]},
+            ]},
+            {"role": "user", "content": "hi"},
+        ]);
+        let req = parse_json(&with_more).unwrap();
+        let names: Vec<&str> = req.tools.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["exec", "apply_patch", "ns__exec"]);
+        assert!(!req.tools.is_shared_with(&third.tools));
+        // The shared list is as it was.
+        let again = parse_json(&body).unwrap();
+        assert!(again.tools.is_shared_with(&third.tools));
+        assert_eq!(again.tools.len(), 2);
     }
 
     #[test]

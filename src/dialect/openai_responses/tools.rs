@@ -13,12 +13,78 @@
 //! Hosted tools (`web_search`, `file_search`, `code_interpreter`, `mcp`, …) run on OpenAI's
 //! servers, which Kiro cannot do, so they are dropped.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
+use once_cell::sync::Lazy;
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use crate::chat::Tool;
-use crate::dialect::fields::{get_str, invalid, require_str, wrong_type, Obj, Path, Result};
+use crate::chat::{Tool, Tools};
+use crate::dialect::fields::{array, get_str, invalid, require_str, wrong_type, Obj, Path, Result};
+use crate::dialect::tool_cache::{parse_raw, ToolCache};
+use crate::dialect::Dialect;
+
+static DECLARED: Lazy<ToolCache<Arc<Declarations>>> = Lazy::new(ToolCache::with_default_bounds);
+
+/// What a request's top-level `tools` list declares, parsed once per distinct list and shared
+/// by the requests that send the same bytes ([`crate::dialect::tool_cache`]): Codex repeats
+/// its 18 KB list, unchanged, on every turn.
+#[derive(Debug)]
+pub struct Declarations {
+    /// The list as sent, for the response object's echo; `None` when empty or absent.
+    pub sent: Option<Value>,
+    pending: Vec<PendingTool>,
+    /// The list named on its own, as a request without `additional_tools` items uses it,
+    /// and what is derived from that.
+    named: ToolSet,
+    tools: Tools,
+    wire_map: Value,
+}
+
+impl Declarations {
+    /// The declarations of `raw`, the request's `tools` left unparsed by the root's parse
+    /// (absent or `null`: none).
+    pub fn shared(raw: Option<&RawValue>, at: &Path) -> Result<Arc<Declarations>> {
+        let Some(raw) = raw.filter(|raw| raw.get() != "null") else {
+            return Declarations::parse(Vec::new(), at).map(Arc::new);
+        };
+        DECLARED.get_or_insert_with(Dialect::OpenAiResponses, raw.get().as_bytes(), || {
+            Declarations::parse(array(parse_raw(raw)?, at)?, at).map(Arc::new)
+        })
+    }
+
+    fn parse(list: Vec<Value>, at: &Path) -> Result<Declarations> {
+        let mut pending = Vec::new();
+        ToolSet::collect(&list, at, &mut pending)?;
+        let named = ToolSet::finish(pending.clone());
+        Ok(Declarations {
+            tools: named.tools().into(),
+            wire_map: named.wire_map(),
+            named,
+            pending,
+            sent: (!list.is_empty()).then_some(Value::Array(list)),
+        })
+    }
+
+    /// The request's tool set, canonical tools and [`ToolSet::wire_map`]: the shared ones,
+    /// unless `additional_tools` items declare `more`, which are named together with these.
+    pub fn with(&self, more: Vec<PendingTool>) -> (Cow<'_, ToolSet>, Tools, Value) {
+        if more.is_empty() {
+            return (
+                Cow::Borrowed(&self.named),
+                self.tools.clone(),
+                self.wire_map.clone(),
+            );
+        }
+        let mut pending = self.pending.clone();
+        pending.extend(more);
+        let set = ToolSet::finish(pending);
+        let (tools, wire_map) = (set.tools().into(), set.wire_map());
+        (Cow::Owned(set), tools, wire_map)
+    }
+}
 
 /// How a canonical tool name looks on the Responses wire.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
