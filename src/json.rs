@@ -89,13 +89,14 @@ pub fn push_json_value(out: &mut Vec<u8>, value: &Value) {
 }
 
 /// Appends `members` as a JSON object, each value written by `write`, which is given its key.
-pub fn push_json_object<'v>(
+pub fn push_json_object<'v, K: AsRef<str> + 'v, V: 'v>(
     out: &mut Vec<u8>,
-    members: impl IntoIterator<Item = (&'v String, &'v Value)>,
-    mut write: impl FnMut(&str, &'v Value, &mut Vec<u8>),
+    members: impl IntoIterator<Item = (&'v K, &'v V)>,
+    mut write: impl FnMut(&str, &'v V, &mut Vec<u8>),
 ) {
     out.push(b'{');
     for (i, (key, value)) in members.into_iter().enumerate() {
+        let key = key.as_ref();
         if i > 0 {
             out.push(b',');
         }

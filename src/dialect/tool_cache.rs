@@ -134,8 +134,7 @@ impl<T: Clone> ToolCache<T> {
 }
 
 impl ToolCache<Tools> {
-    /// The request's `tools` (`raw`, as sent; absent or `null` is no tools), parsed by `parse`
-    /// unless a request of this dialect sent the same bytes before.
+    /// See [`shared_tools`].
     pub(crate) fn get_or_parse(
         &self,
         dialect: Dialect,

@@ -15,7 +15,7 @@ use super::error::failure_code;
 use super::tools::{parse_wire_map, WireTool};
 use super::{ECHO_RESPONSE, ECHO_TOOLS};
 use crate::chat::{estimate, GatewayError, ResponseMeta, StreamEvent, Usage};
-use crate::json::{push_json_array, push_json_str, push_json_value};
+use crate::json::{push_json_array, push_json_object, push_json_value};
 
 /// The message OpenAI gives with `context_length_exceeded`.
 pub(super) const CONTEXT_EXCEEDED_MESSAGE: &str =
@@ -358,7 +358,7 @@ impl Output {
         doc
     }
 
-    fn identify<'a>(&'a self, doc: &mut Document<'a>, status: &str) {
+    fn identify(&self, doc: &mut Document<'_>, status: &str) {
         doc.set("id", owned(self.response_id().into()));
         doc.set("object", owned("response".into()));
         doc.set("created_at", owned(self.meta.created.into()));
@@ -432,22 +432,13 @@ impl<'a> Document<'a> {
 
     /// Appends the object as `serde_json::to_writer` would write [`Document::to_value`].
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        for (i, (key, field)) in self.fields.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        push_json_object(out, &self.fields, |_, field, out| match field {
+            Field::Borrowed(value) => push_json_value(out, value),
+            Field::Owned(value) => push_json_value(out, value),
+            Field::Items(items) => {
+                push_json_array(out, items, |item, out| push_json_value(out, item))
             }
-            push_json_str(out, key);
-            out.push(b':');
-            match field {
-                Field::Borrowed(value) => push_json_value(out, value),
-                Field::Owned(value) => push_json_value(out, value),
-                Field::Items(items) => {
-                    push_json_array(out, items, |item, out| push_json_value(out, item))
-                }
-            }
-        }
-        out.push(b'}');
+        });
     }
 
     /// An owned copy, for a response kept for `previous_response_id`.
