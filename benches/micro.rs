@@ -243,6 +243,7 @@ fn meta() -> ResponseMeta {
         created: 1_760_000_000,
         thinking: false,
         echo: None,
+        shared_echo: None,
     }
 }
 

@@ -134,6 +134,35 @@ pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[start..]);
 }
 
+/// A JSON value many requests send byte for byte, with its compact form written once: the
+/// Responses echo of Codex's tool list (18 KB, every turn) is then neither copied per request
+/// nor serialised again for each of the three response objects a stream writes.
+#[derive(Debug, PartialEq)]
+pub struct SharedJson {
+    value: Value,
+    compact: Box<[u8]>,
+}
+
+impl SharedJson {
+    pub fn new(value: Value) -> Self {
+        let mut compact = Vec::new();
+        push_json_value(&mut compact, &value);
+        SharedJson {
+            value,
+            compact: compact.into_boxed_slice(),
+        }
+    }
+
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// The bytes [`push_json_value`] writes for [`Self::value`].
+    pub fn compact(&self) -> &[u8] {
+        &self.compact
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +205,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn shared_json_keeps_the_value_and_its_compact_bytes() {
+        let value = serde_json::json!([{"type": "function", "name": "f", "parameters": {"b": 1, "a": "\n"}}]);
+        let shared = SharedJson::new(value.clone());
+        assert_eq!(shared.value(), &value);
+        assert_eq!(
+            shared.compact(),
+            serde_json::to_vec(&value).unwrap().as_slice()
+        );
     }
 
     fn json_values() -> impl Strategy<Value = Value> {

@@ -150,6 +150,7 @@ pub fn prepare(
             .map_or(0, |d| d.as_secs()),
         thinking: kiro.thinking,
         echo: req.echo.take().map(Arc::new),
+        shared_echo: req.shared_echo.take(),
     };
     let conversation = keep_conversation.then(|| (req.system.clone(), req.messages.clone()));
     Ok(PreparedRequest {

@@ -15,6 +15,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::json::SharedJson;
+
 /// A conversation turn to be answered, independent of the client's dialect.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ChatRequest {
@@ -41,6 +43,9 @@ pub struct ChatRequest {
     /// the Responses request fields echoed in the response object, Gemini's `alt=sse`…). Set by
     /// a dialect's parser, copied to [`ResponseMeta::echo`], read only by that dialect.
     pub echo: Option<Value>,
+    /// The part of the echo that requests sending the same bytes share, written once (the
+    /// Responses tool list as sent: 18 KB from Codex on every turn).
+    pub shared_echo: Option<Arc<SharedJson>>,
 }
 
 /// What identifies a conversation across turns.
@@ -219,6 +224,8 @@ pub struct ResponseMeta {
     /// See [`ChatRequest::echo`]. Shared, not copied, by every writer of the response: the
     /// Responses echo carries the request's whole tool list (18 KB from Codex).
     pub echo: Option<Arc<Value>>,
+    /// See [`ChatRequest::shared_echo`].
+    pub shared_echo: Option<Arc<SharedJson>>,
 }
 
 /// A model the gateway can serve, for the dialects' model lists.

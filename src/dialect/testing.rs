@@ -50,6 +50,7 @@ pub(crate) fn meta() -> ResponseMeta {
         created: 1_700_000_000,
         thinking: false,
         echo: None,
+        shared_echo: None,
     }
 }
 

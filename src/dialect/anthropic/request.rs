@@ -91,6 +91,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         response_schema,
         session,
         echo: None,
+        shared_echo: None,
     })
 }
 

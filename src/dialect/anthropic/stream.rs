@@ -227,6 +227,7 @@ mod tests {
             created: 1_700_000_000,
             thinking: true,
             echo: None,
+            shared_echo: None,
         }
     }
 

@@ -163,6 +163,7 @@ mod tests {
             created: 0,
             thinking: false,
             echo: None,
+            shared_echo: None,
         }
     }
 

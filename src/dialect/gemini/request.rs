@@ -151,6 +151,7 @@ fn parse_root(
         response_schema: generation.response_schema,
         session: session_hints(hints.session_header.as_deref()),
         echo: Some(echo.to_value()),
+        shared_echo: None,
     })
 }
 

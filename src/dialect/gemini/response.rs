@@ -139,6 +139,7 @@ mod tests {
             created: 0,
             thinking: thoughts,
             echo: Some(json!({"sse": false, "thoughts": thoughts, "json": json_mode}).into()),
+            shared_echo: None,
         }
     }
 

@@ -198,6 +198,7 @@ mod tests {
             created: 1_700_000_000,
             thinking: thoughts,
             echo: Some(json!({"sse": sse, "thoughts": thoughts, "json": false}).into()),
+            shared_echo: None,
         }
     }
 

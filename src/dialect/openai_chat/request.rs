@@ -139,6 +139,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         session,
         echo: (stream && include_usage)
             .then(|| Value::Object(Map::from_iter([(ECHO_INCLUDE_USAGE.into(), true.into())]))),
+        shared_echo: None,
     })
 }
 

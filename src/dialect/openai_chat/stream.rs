@@ -209,6 +209,7 @@ mod tests {
             created: 1_700_000_000,
             thinking: false,
             echo: include_usage.then(|| json!({"include_usage": true}).into()),
+            shared_echo: None,
         }
     }
 

@@ -23,7 +23,8 @@ use super::{RequestHints, ResponseWriter};
 use crate::chat::{GatewayError, ModelCard, ResponseMeta};
 
 /// Key in [`ChatRequest::echo`](crate::chat::ChatRequest::echo) of the request fields the
-/// response object echoes (`instructions`, `tools`, `store`, `previous_response_id`…).
+/// response object echoes (`instructions`, `store`, `previous_response_id`…). The `tools` list
+/// travels in [`ChatRequest::shared_echo`](crate::chat::ChatRequest::shared_echo).
 pub const ECHO_RESPONSE: &str = "response";
 /// Key in the echo of the canonical tool names whose wire form differs (see
 /// `tools::ToolSet::wire_map`).
@@ -46,4 +47,24 @@ pub fn models_list(models: &[ModelCard]) -> Vec<u8> {
 /// `POST /v1/responses/input_tokens`: the estimated prompt size of a Responses request.
 pub fn count_tokens(body: &[u8], hints: &RequestHints) -> Result<Vec<u8>, GatewayError> {
     count_tokens::input_tokens(body, hints)
+}
+
+/// The echo of a writer test, written with its `tools` among the other echoed fields, split as
+/// the request parser splits it: the tools into the shared part.
+#[cfg(test)]
+fn split_echo(
+    echo: Option<serde_json::Value>,
+) -> (
+    Option<std::sync::Arc<serde_json::Value>>,
+    Option<std::sync::Arc<crate::json::SharedJson>>,
+) {
+    let Some(mut echo) = echo else {
+        return (None, None);
+    };
+    let tools = echo
+        .get_mut(ECHO_RESPONSE)
+        .and_then(serde_json::Value::as_object_mut)
+        .and_then(|fields| fields.remove("tools"));
+    let shared = tools.map(|tools| std::sync::Arc::new(crate::json::SharedJson::new(tools)));
+    (Some(std::sync::Arc::new(echo)), shared)
 }

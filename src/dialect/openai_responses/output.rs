@@ -15,7 +15,7 @@ use super::error::failure_code;
 use super::tools::{parse_wire_map, WireTool};
 use super::{ECHO_RESPONSE, ECHO_TOOLS};
 use crate::chat::{estimate, GatewayError, ResponseMeta, StreamEvent, Usage};
-use crate::json::{push_json_array, push_json_object, push_json_value};
+use crate::json::{push_json_array, push_json_object, push_json_value, SharedJson};
 
 /// The message OpenAI gives with `context_length_exceeded`.
 pub(super) const CONTEXT_EXCEEDED_MESSAGE: &str =
@@ -354,6 +354,9 @@ impl Output {
                 doc.set(key, Field::Borrowed(value));
             }
         }
+        if let Some(tools) = &self.meta.shared_echo {
+            doc.set("tools", Field::Shared(tools));
+        }
         self.identify(&mut doc, status);
         doc
     }
@@ -406,8 +409,8 @@ static DEFAULT_ECHO: Lazy<Map<String, Value>> = Lazy::new(|| {
 });
 
 /// A response object to write out. The echoed request fields are borrowed from the request's
-/// echo, not copied: Codex's carries its whole tool list (18 KB), and a streamed response
-/// writes the object three times.
+/// echo, not copied, and its tool list (18 KB from Codex) is written from the bytes serialised
+/// once for every request that sent it: a streamed response writes the object three times.
 #[derive(Debug, Default)]
 pub(super) struct Document<'a> {
     /// Sorted by key, as `serde_json::Map` is, so the bytes are those of the same `Value`.
@@ -419,6 +422,8 @@ pub(super) enum Field<'a> {
     Borrowed(&'a Value),
     Owned(Value),
     Items(&'a [Value]),
+    /// Written from the bytes serialised once for every request that shares it.
+    Shared(&'a SharedJson),
 }
 
 fn owned(value: Value) -> Field<'static> {
@@ -438,6 +443,7 @@ impl<'a> Document<'a> {
             Field::Items(items) => {
                 push_json_array(out, items, |item, out| push_json_value(out, item))
             }
+            Field::Shared(json) => out.extend_from_slice(json.compact()),
         });
     }
 
@@ -448,6 +454,7 @@ impl<'a> Document<'a> {
                 Field::Borrowed(value) => (*value).clone(),
                 Field::Owned(value) => value.clone(),
                 Field::Items(items) => Value::Array(items.to_vec()),
+                Field::Shared(json) => json.value().clone(),
             };
             ((*key).to_owned(), value)
         });
@@ -463,7 +470,7 @@ pub(super) fn failure(code: &str, message: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
+    use crate::dialect::openai_responses::split_echo;
 
     /// Records transitions as short strings.
     #[derive(Default)]
@@ -484,13 +491,15 @@ mod tests {
     }
 
     fn meta(echo: Option<Value>) -> ResponseMeta {
+        let (echo, shared_echo) = split_echo(echo);
         ResponseMeta {
             id: "abc".into(),
             model: "gpt-x".into(),
             input_tokens: 10,
             created: 1_700_000_000,
             thinking: true,
-            echo: echo.map(Arc::new),
+            echo,
+            shared_echo,
         }
     }
 

@@ -169,9 +169,6 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         }
         None => ToolChoice::Auto,
     };
-    if let Some(sent) = &declared.sent {
-        echo.insert("tools".into(), sent.clone());
-    }
 
     let session = session_hints(prompt_cache_key.as_deref(), hints.session_header.as_deref());
     let mut private = Map::new();
@@ -190,6 +187,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         response_schema,
         session,
         echo: Some(Value::Object(private)),
+        shared_echo: declared.sent.clone(),
     })
 }
 
@@ -679,6 +677,7 @@ mod tests {
     use crate::dialect::openai_responses::store;
     use crate::dialect::testing::captures;
     use serde_json::json;
+    use std::sync::Arc;
 
     fn parse_json(body: &Value) -> Result<ChatRequest> {
         parse(body.to_string().as_bytes(), &RequestHints::default())
@@ -802,7 +801,8 @@ mod tests {
         assert_eq!(req.tools[1].input_schema["required"], json!(["input"]));
         let echo = req.echo.unwrap();
         assert_eq!(echo[ECHO_RESPONSE]["instructions"], "Be terse.");
-        assert_eq!(echo[ECHO_RESPONSE]["tools"], body["tools"]);
+        assert_eq!(echo[ECHO_RESPONSE].get("tools"), None);
+        assert_eq!(req.shared_echo.unwrap().value(), &body["tools"]);
         assert_eq!(
             echo[ECHO_TOOLS],
             json!({"apply_patch": {"name": "apply_patch", "custom": true}})
@@ -886,9 +886,12 @@ mod tests {
         let third = parse_json(&body).unwrap();
         assert!(third.tools.is_shared_with(&second.tools));
         assert!(!second.tools.is_shared_with(&first.tools));
+        // So is the echo of the list, with its compact bytes.
+        let shared_echo = |req: &ChatRequest| req.shared_echo.clone().unwrap();
+        assert!(Arc::ptr_eq(&shared_echo(&third), &shared_echo(&second)));
         for req in [&first, &third] {
             let echo = req.echo.as_ref().unwrap();
-            assert_eq!(echo[ECHO_RESPONSE]["tools"], tools);
+            assert_eq!(shared_echo(req).value(), &tools);
             assert_eq!(
                 echo[ECHO_TOOLS],
                 json!({"apply_patch": {"name": "apply_patch", "custom": true}})
@@ -1185,7 +1188,7 @@ mod tests {
             );
             let echo = req.echo.as_ref().unwrap();
             assert_eq!(echo[ECHO_RESPONSE]["store"], false);
-            assert_eq!(echo[ECHO_RESPONSE]["tools"], body["tools"]);
+            assert_eq!(req.shared_echo.as_ref().unwrap().value(), &body["tools"]);
             // Namespace members keep their plain names, but go back out with the namespace.
             assert_eq!(
                 echo[ECHO_TOOLS]["spawn_agent"]["namespace"],

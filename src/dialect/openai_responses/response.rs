@@ -102,18 +102,20 @@ impl ResponseWriter for JsonWriter {
 mod tests {
     use super::*;
     use crate::chat::{ErrorKind, GatewayError};
-    use crate::dialect::openai_responses::{ECHO_RESPONSE, ECHO_TOOLS};
+    use crate::dialect::openai_responses::{split_echo, ECHO_RESPONSE, ECHO_TOOLS};
     use crate::dialect::testing::render_document;
     use serde_json::json;
 
     fn render(echo: Option<Value>, events: &[StreamEvent]) -> (Value, JsonWriter) {
+        let (echo, shared_echo) = split_echo(echo);
         let mut writer = JsonWriter::new(ResponseMeta {
             id: "abc".into(),
             model: "claude-sonnet-4-5".into(),
             input_tokens: 10,
             created: 1_700_000_000,
             thinking: true,
-            echo: echo.map(std::sync::Arc::new),
+            echo,
+            shared_echo,
         });
         let out = render_document(&mut writer, events);
         (serde_json::from_slice(&out).unwrap(), writer)

@@ -311,18 +311,19 @@ impl ItemEvents for Frames<'_> {
 mod tests {
     use super::*;
     use crate::chat::{ErrorKind, GatewayError};
-    use crate::dialect::openai_responses::{ECHO_RESPONSE, ECHO_TOOLS};
+    use crate::dialect::openai_responses::{split_echo, ECHO_RESPONSE, ECHO_TOOLS};
     use serde_json::json;
-    use std::sync::Arc;
 
     fn meta(echo: Option<Value>) -> ResponseMeta {
+        let (echo, shared_echo) = split_echo(echo);
         ResponseMeta {
             id: "r1".into(),
             model: "gpt-5.1-codex".into(),
             input_tokens: 42,
             created: 1_700_000_000,
             thinking: false,
-            echo: echo.map(Arc::new),
+            echo,
+            shared_echo,
         }
     }
 

@@ -25,6 +25,7 @@ use crate::chat::{Tool, Tools};
 use crate::dialect::fields::{array, get_str, invalid, require_str, wrong_type, Obj, Path, Result};
 use crate::dialect::tool_cache::{parse_raw, ToolCache};
 use crate::dialect::Dialect;
+use crate::json::SharedJson;
 
 static DECLARED: Lazy<ToolCache<Arc<Declarations>>> = Lazy::new(ToolCache::with_default_bounds);
 
@@ -34,7 +35,7 @@ static DECLARED: Lazy<ToolCache<Arc<Declarations>>> = Lazy::new(ToolCache::with_
 #[derive(Debug)]
 pub struct Declarations {
     /// The list as sent, for the response object's echo; `None` when empty or absent.
-    pub sent: Option<Value>,
+    pub sent: Option<Arc<SharedJson>>,
     pending: Vec<PendingTool>,
     /// The list named on its own, as a request without `additional_tools` items uses it,
     /// and what is derived from that.
@@ -64,7 +65,7 @@ impl Declarations {
             wire_map: named.wire_map(),
             named,
             pending,
-            sent: (!list.is_empty()).then_some(Value::Array(list)),
+            sent: (!list.is_empty()).then(|| Arc::new(SharedJson::new(Value::Array(list)))),
         })
     }
 
