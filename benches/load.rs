@@ -39,6 +39,9 @@ USAGE: cargo bench --bench load -- [OPTIONS]
   --clients C        concurrent connections (default 10)
   --requests N       requests per target (default 2000)
   --body-kb K        Claude-Code-like request body size in KB (default 20)
+  --client NAME      claude-code (Anthropic Messages, --body-kb) or codex (OpenAI Responses,
+                     Codex CLI's captured 40 KB request; --body-kb is ignored)
+                     (default claude-code)
   --events E         text events per answer, `[[mock:events E G]]`; 0 = the mock's default
                      short answer (default 50)
   --gap-ms G         gap between events in ms (default 0)
@@ -82,6 +85,7 @@ struct Args {
     clients: usize,
     requests: usize,
     body_kb: usize,
+    client: Client,
     events: u32,
     gap_ms: u64,
     duration: Duration,
@@ -99,11 +103,74 @@ struct Args {
     edge_conf: Vec<String>,
 }
 
+/// The client whose requests the load sends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Client {
+    ClaudeCode,
+    Codex,
+}
+
+impl Client {
+    fn parse(name: &str) -> Result<Client, String> {
+        match name {
+            "claude-code" => Ok(Client::ClaudeCode),
+            "codex" => Ok(Client::Codex),
+            other => Err(format!("--client {other:?}: expected claude-code or codex")),
+        }
+    }
+
+    fn dialect(self) -> Dialect {
+        match self {
+            Client::ClaudeCode => Dialect::Anthropic,
+            Client::Codex => Dialect::OpenAiResponses,
+        }
+    }
+
+    /// The streaming request body, asking the mock for `directive`'s answer.
+    fn body(self, body_kb: usize, directive: &str) -> Vec<u8> {
+        let body = match self {
+            Client::ClaudeCode => body::claude_code_body(body_kb * 1000, directive),
+            Client::Codex => body::codex_body(directive),
+        };
+        serde_json::to_vec(&body).expect("json")
+    }
+
+    /// The whole HTTP request to the gateway, and the bytes its answer must contain.
+    fn request(self, body: &[u8]) -> Request {
+        match self {
+            Client::ClaudeCode => Request {
+                bytes: http_request(
+                    "/v1/messages?beta=true",
+                    &[
+                        ("x-api-key".into(), API_KEY.into()),
+                        ("content-type".into(), "application/json".into()),
+                        ("anthropic-version".into(), "2023-06-01".into()),
+                    ],
+                    body,
+                ),
+                expect: b"message_stop",
+            },
+            Client::Codex => Request {
+                bytes: http_request(
+                    "/v1/responses",
+                    &[
+                        ("authorization".into(), format!("Bearer {API_KEY}")),
+                        ("content-type".into(), "application/json".into()),
+                    ],
+                    body,
+                ),
+                expect: b"response.completed",
+            },
+        }
+    }
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         clients: 10,
         requests: 2000,
         body_kb: 20,
+        client: Client::ClaudeCode,
         events: 50,
         gap_ms: 0,
         duration: Duration::from_secs(60),
@@ -131,6 +198,7 @@ fn parse_args() -> Result<Args, String> {
             "--clients" => a.clients = num(&flag, value()?)?,
             "--requests" => a.requests = num(&flag, value()?)?,
             "--body-kb" => a.body_kb = num(&flag, value()?)?,
+            "--client" => a.client = Client::parse(&value()?)?,
             "--events" => a.events = num(&flag, value()?)?,
             "--gap-ms" => a.gap_ms = num(&flag, value()?)?,
             "--duration" => a.duration = Duration::from_secs(num(&flag, value()?)?),
@@ -519,8 +587,8 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
             }
         }
     }
-    // The end of the body, to check that the stream finished properly.
-    let mut tail: Vec<u8> = Vec::with_capacity(512);
+    // To check that the stream finished properly.
+    let mut marker = Marker::new(req.expect);
     let mut data = vec![0u8; 16 * 1024];
     let mut first_event = None;
     if chunked {
@@ -544,7 +612,7 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
                     .read_exact(&mut data[..take])
                     .await
                     .map_err(|_| Failure::Incomplete)?;
-                keep_tail(&mut tail, &data[..take]);
+                marker.feed(&data[..take]);
                 n -= take;
             }
             let mut crlf = [0u8; 2];
@@ -561,7 +629,7 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
                 .await
                 .map_err(|_| Failure::Incomplete)?;
             first_event.get_or_insert_with(|| start.elapsed());
-            keep_tail(&mut tail, &data[..take]);
+            marker.feed(&data[..take]);
             n -= take;
         }
     } else {
@@ -571,7 +639,7 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
     if status != 200 {
         return Err(Failure::Status(status));
     }
-    if !req.expect.is_empty() && !tail.windows(req.expect.len()).any(|w| w == req.expect) {
+    if !marker.found() {
         return Err(Failure::Incomplete);
     }
     Ok(Sample {
@@ -581,11 +649,46 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
     })
 }
 
-fn keep_tail(tail: &mut Vec<u8>, data: &[u8]) {
-    const KEEP: usize = 512;
-    tail.extend_from_slice(&data[data.len().saturating_sub(KEEP)..]);
-    if tail.len() > KEEP {
-        tail.drain(..tail.len() - KEEP);
+/// Looks for a response's success marker in its body, read piece by piece. Anywhere, not only
+/// in the last bytes: Codex's final event carries a 20 KB response object after its name.
+struct Marker {
+    expect: &'static [u8],
+    found: bool,
+    /// The last `expect.len() - 1` bytes read, to see a marker split between two pieces.
+    carry: Vec<u8>,
+}
+
+impl Marker {
+    fn new(expect: &'static [u8]) -> Marker {
+        Marker {
+            expect,
+            found: expect.is_empty(),
+            carry: Vec::with_capacity(expect.len() * 2),
+        }
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        if self.found {
+            return;
+        }
+        let keep = self.expect.len() - 1;
+        let contains = |hay: &[u8]| hay.windows(self.expect.len()).any(|w| w == self.expect);
+        self.carry.extend_from_slice(&data[..data.len().min(keep)]);
+        if contains(&self.carry) || contains(data) {
+            self.found = true;
+            return;
+        }
+        if data.len() >= keep {
+            self.carry.clear();
+            self.carry.extend_from_slice(&data[data.len() - keep..]);
+        } else {
+            let excess = self.carry.len().saturating_sub(keep);
+            self.carry.drain(..excess);
+        }
+    }
+
+    fn found(&self) -> bool {
+        self.found
     }
 }
 
@@ -931,6 +1034,36 @@ fn smoke_test() {
         .unwrap_or_else(|e| panic!("{kb} KB body: {e:?}"));
         assert!(prepared.stream);
     }
+    // The success marker is seen wherever the reads split it, and only when it is there.
+    let stream = b"data: {}\n\nevent: response.completed\ndata: {\"a\":1}\n\n";
+    for cut in 0..=stream.len() {
+        let mut marker = Marker::new(b"response.completed");
+        marker.feed(&stream[..cut]);
+        marker.feed(&stream[cut..]);
+        assert!(marker.found(), "split at {cut}");
+    }
+    let mut marker = Marker::new(b"response.completed");
+    stream.chunks(1).for_each(|byte| marker.feed(byte));
+    assert!(marker.found());
+    let mut marker = Marker::new(b"response.completed");
+    marker.feed(b"event: response.complete");
+    marker.feed(b"x response.\n");
+    assert!(!marker.found());
+
+    let codex = Client::Codex.body(0, "[[mock:events 5 0]]");
+    let prepared = pipeline::prepare(
+        Client::Codex.dialect(),
+        &codex,
+        &RequestHints::default(),
+        &settings,
+        &store,
+    )
+    .unwrap_or_else(|e| panic!("Codex body: {e:?}"));
+    assert!(prepared.stream);
+    assert!(
+        String::from_utf8_lossy(&prepared.kiro.body).contains("[[mock:events 5 0]]"),
+        "the directive reaches Kiro's request"
+    );
     println!("load: bodies convert; run the load with `cargo bench --bench load -- --help`");
 }
 
@@ -1063,8 +1196,7 @@ fn main() {
     } else {
         String::new()
     };
-    let client_body =
-        serde_json::to_vec(&body::claude_code_body(args.body_kb * 1000, &directive)).expect("json");
+    let client_body = args.client.body(args.body_kb, &directive);
 
     let mock = start_mock(&mock_bin, other_cores.as_deref());
     let gw = start_gateway(&gw_bin, &mock, &dir.0, &args, gw_cores.as_deref());
@@ -1078,18 +1210,7 @@ fn main() {
         .build()
         .expect("tokio runtime");
 
-    let gw_req = || Request {
-        bytes: http_request(
-            "/v1/messages?beta=true",
-            &[
-                ("x-api-key".into(), API_KEY.into()),
-                ("content-type".into(), "application/json".into()),
-                ("anthropic-version".into(), "2023-06-01".into()),
-            ],
-            &client_body,
-        ),
-        expect: b"message_stop",
-    };
+    let gw_req = || args.client.request(&client_body);
 
     // Warm up: the first request refreshes the account's token; the mock's log then shows the
     // exact headers the gateway sends upstream.
@@ -1106,6 +1227,9 @@ fn main() {
             error_kinds(&run.outcome.failures),
             dir.0.display()
         );
+        // `exit` runs no destructors: stop the processes here, and leave the log to be read.
+        drop(gw);
+        drop(mock);
         std::process::exit(1);
     }
     let record = last_chat_record(mock.addr);
@@ -1117,7 +1241,7 @@ fn main() {
         ..TranslateSettings::default()
     };
     let prepared = pipeline::prepare(
-        Dialect::Anthropic,
+        args.client.dialect(),
         &client_body,
         &RequestHints::default(),
         &settings,
@@ -1148,7 +1272,8 @@ fn main() {
     };
 
     println!(
-        "load: C={} N={} body={} B (Kiro body {} B) events={} gap={}ms ramp={}ms pinned={} gateway pid {}",
+        "load: {:?} C={} N={} body={} B (Kiro body {} B) events={} gap={}ms ramp={}ms pinned={} gateway pid {}",
+        args.client,
         args.clients,
         args.requests,
         client_body.len(),

@@ -223,16 +223,7 @@ fn bench_request(c: &mut Criterion) {
 
 /// The body of Codex CLI's captured `POST /v1/responses` (tools, developer prompt, history).
 fn codex_body() -> Vec<u8> {
-    const FIXTURE: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/codex.tool.responses-tool-result.json"
-    );
-    let text = std::fs::read(FIXTURE).unwrap_or_else(|e| panic!("reading {FIXTURE}: {e}"));
-    let mut capture: serde_json::Value =
-        serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{FIXTURE}: {e}"));
-    // Captured against a gateway that named its model this way; one Kiro knows instead.
-    capture["body"]["model"] = "gpt-5.6-sol".into();
-    serde_json::to_vec(&capture["body"]).expect("json")
+    serde_json::to_vec(&body::codex_body("")).expect("json")
 }
 
 fn meta() -> ResponseMeta {

@@ -1,5 +1,5 @@
-//! Claude-Code-like request bodies of a chosen size, shared by the micro benchmarks and the
-//! load harness.
+//! Claude-Code-like request bodies of a chosen size, and Codex CLI's captured request, shared
+//! by the micro benchmarks and the load harness.
 //!
 //! The captured Claude Code request (`tests/fixtures/claude-code.tool.messages-tool-result.json`)
 //! is about 88 KB: a 29 KB system prompt, 48 KB of tool schemas and a tool-result turn. Larger
@@ -13,6 +13,16 @@ const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/claude-code.tool.messages-tool-result.json"
 );
+const CODEX_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/codex.tool.responses-tool-result.json"
+);
+
+fn capture(path: &str) -> Value {
+    let text = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    let capture: Value = serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    capture["body"].clone()
+}
 
 fn json_len(v: &Value) -> usize {
     serde_json::to_vec(v).map_or(0, |b| b.len())
@@ -53,9 +63,7 @@ fn trim_system(system: &mut Value, mut budget: usize) {
 /// A streaming Claude Code `/v1/messages` body of at least `size` bytes (within one padding
 /// turn), whose last user message also carries `directive` (e.g. `[[mock:events 50 20]]`).
 pub fn claude_code_body(size: usize, directive: &str) -> Value {
-    let text = std::fs::read(FIXTURE).unwrap_or_else(|e| panic!("reading {FIXTURE}: {e}"));
-    let capture: Value = serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{FIXTURE}: {e}"));
-    let mut body = capture["body"].clone();
+    let mut body = capture(FIXTURE);
     body["stream"] = json!(true);
     let mut tail = body["messages"].as_array().cloned().unwrap_or_default();
 
@@ -95,6 +103,22 @@ pub fn claude_code_body(size: usize, directive: &str) -> Value {
         let mut messages: Vec<Value> = (0..turns).flat_map(|i| turn(i, chars)).collect();
         messages.extend(tail);
         body["messages"] = Value::Array(messages);
+    }
+    body
+}
+
+/// Codex CLI's captured streaming `/v1/responses` body (40 KB: 18 KB of tools, the
+/// instructions, a tool call and its output). A non-empty `directive` comes in a user message
+/// after the tool's output.
+pub fn codex_body(directive: &str) -> Value {
+    let mut body = capture(CODEX_FIXTURE);
+    // Captured against a gateway that named its model this way; one Kiro knows instead.
+    body["model"] = json!("gpt-5.6-sol");
+    if !directive.is_empty() {
+        if let Some(Value::Array(input)) = body.get_mut("input") {
+            input.push(json!({"type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": directive}]}));
+        }
     }
     body
 }
