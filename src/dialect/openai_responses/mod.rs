@@ -49,22 +49,26 @@ pub fn count_tokens(body: &[u8], hints: &RequestHints) -> Result<Vec<u8>, Gatewa
     count_tokens::input_tokens(body, hints)
 }
 
-/// The echo of a writer test, written with its `tools` among the other echoed fields, split as
-/// the request parser splits it: the tools into the shared part.
 #[cfg(test)]
-fn split_echo(
-    echo: Option<serde_json::Value>,
-) -> (
-    Option<std::sync::Arc<serde_json::Value>>,
-    Option<std::sync::Arc<crate::json::SharedJson>>,
-) {
-    let Some(mut echo) = echo else {
-        return (None, None);
-    };
-    let tools = echo
-        .get_mut(ECHO_RESPONSE)
-        .and_then(serde_json::Value::as_object_mut)
-        .and_then(|fields| fields.remove("tools"));
-    let shared = tools.map(|tools| std::sync::Arc::new(crate::json::SharedJson::new(tools)));
-    (Some(std::sync::Arc::new(echo)), shared)
+mod testing {
+    use std::sync::Arc;
+
+    use serde_json::Value;
+
+    use super::ECHO_RESPONSE;
+    use crate::json::SharedJson;
+
+    /// The echo of a writer test, written with its `tools` among the other echoed fields, split
+    /// as the request parser splits it: the tools into the shared part.
+    pub(super) fn split_echo(echo: Option<Value>) -> (Option<Arc<Value>>, Option<Arc<SharedJson>>) {
+        let Some(mut echo) = echo else {
+            return (None, None);
+        };
+        let tools = echo
+            .get_mut(ECHO_RESPONSE)
+            .and_then(Value::as_object_mut)
+            .and_then(|fields| fields.remove("tools"));
+        let shared = tools.map(|tools| Arc::new(SharedJson::new(tools)));
+        (Some(Arc::new(echo)), shared)
+    }
 }

@@ -470,7 +470,7 @@ pub(super) fn failure(code: &str, message: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dialect::openai_responses::split_echo;
+    use crate::dialect::openai_responses::testing::split_echo;
 
     /// Records transitions as short strings.
     #[derive(Default)]

@@ -102,7 +102,8 @@ impl ResponseWriter for JsonWriter {
 mod tests {
     use super::*;
     use crate::chat::{ErrorKind, GatewayError};
-    use crate::dialect::openai_responses::{split_echo, ECHO_RESPONSE, ECHO_TOOLS};
+    use crate::dialect::openai_responses::testing::split_echo;
+    use crate::dialect::openai_responses::{ECHO_RESPONSE, ECHO_TOOLS};
     use crate::dialect::testing::render_document;
     use serde_json::json;
 

@@ -311,7 +311,8 @@ impl ItemEvents for Frames<'_> {
 mod tests {
     use super::*;
     use crate::chat::{ErrorKind, GatewayError};
-    use crate::dialect::openai_responses::{split_echo, ECHO_RESPONSE, ECHO_TOOLS};
+    use crate::dialect::openai_responses::testing::split_echo;
+    use crate::dialect::openai_responses::{ECHO_RESPONSE, ECHO_TOOLS};
     use serde_json::json;
 
     fn meta(echo: Option<Value>) -> ResponseMeta {
