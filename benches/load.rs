@@ -889,6 +889,7 @@ fn report_json(args: &Args, body_len: usize, r: &Report) -> String {
     serde_json::json!({
         "target": r.name,
         "clients": args.clients,
+        "client": format!("{:?}", args.client),
         "body_kb": args.body_kb,
         "body_bytes": body_len,
         "events": args.events,
