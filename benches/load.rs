@@ -1012,28 +1012,29 @@ fn smoke_test() {
         ..TranslateSettings::default()
     };
     let store = ResponseStore::new(1, Duration::from_secs(1));
-    for kb in [2, 20, 300, 600] {
-        let body = serde_json::to_vec(&body::claude_code_body(kb * 1000, "[[mock:events 5 0]]"))
-            .expect("json");
+    let directive = "[[mock:events 5 0]]";
+    // Codex's body is its capture, 40 KB whatever the size asked.
+    let bodies = [2, 20, 300, 600].map(|kb| (Client::ClaudeCode, kb));
+    for (client, kb) in bodies.into_iter().chain([(Client::Codex, 40)]) {
+        let body = client.body(kb, directive);
         assert!(
-            body.len() >= kb * 1000,
-            "{kb} KB body is {} bytes",
-            body.len()
-        );
-        assert!(
-            body.len() < kb * 1000 + 5_000,
-            "{kb} KB body is {} bytes",
+            (kb * 1000..kb * 1000 + 5_000).contains(&body.len()),
+            "{client:?} {kb} KB body is {} bytes",
             body.len()
         );
         let prepared = pipeline::prepare(
-            Dialect::Anthropic,
+            client.dialect(),
             &body,
             &RequestHints::default(),
             &settings,
             &store,
         )
-        .unwrap_or_else(|e| panic!("{kb} KB body: {e:?}"));
+        .unwrap_or_else(|e| panic!("{client:?} {kb} KB body: {e:?}"));
         assert!(prepared.stream);
+        assert!(
+            String::from_utf8_lossy(&prepared.kiro.body).contains(directive),
+            "{client:?}: the directive reaches Kiro's request"
+        );
     }
     // The success marker is seen wherever the reads split it, and only when it is there.
     let stream = b"data: {}\n\nevent: response.completed\ndata: {\"a\":1}\n\n";
@@ -1050,21 +1051,6 @@ fn smoke_test() {
     marker.feed(b"event: response.complete");
     marker.feed(b"x response.\n");
     assert!(!marker.found());
-
-    let codex = Client::Codex.body(0, "[[mock:events 5 0]]");
-    let prepared = pipeline::prepare(
-        Client::Codex.dialect(),
-        &codex,
-        &RequestHints::default(),
-        &settings,
-        &store,
-    )
-    .unwrap_or_else(|e| panic!("Codex body: {e:?}"));
-    assert!(prepared.stream);
-    assert!(
-        String::from_utf8_lossy(&prepared.kiro.body).contains("[[mock:events 5 0]]"),
-        "the directive reaches Kiro's request"
-    );
     println!("load: bodies convert; run the load with `cargo bench --bench load -- --help`");
 }
 
