@@ -218,6 +218,27 @@ fn bench_request(c: &mut Criterion) {
     };
     prepare_codex().expect("prepare codex");
     group.bench_function("prepare/codex_40KB", |b| b.iter(prepare_codex));
+    // Gemini CLI's: its model and streaming come from the URL.
+    let (gemini, model) = body::gemini_cli_body();
+    let gemini = serde_json::to_vec(&gemini).expect("json");
+    let gemini_hints = RequestHints {
+        path_model: Some(model.to_owned()),
+        path_stream: Some(true),
+        query: Some("alt=sse".to_owned()),
+        ..RequestHints::default()
+    };
+    group.throughput(Throughput::Bytes(gemini.len() as u64));
+    let prepare_gemini = || {
+        pipeline::prepare(
+            Dialect::Gemini,
+            black_box(&gemini),
+            &gemini_hints,
+            &settings,
+            &store,
+        )
+    };
+    prepare_gemini().expect("prepare gemini");
+    group.bench_function("prepare/gemini_cli_51KB", |b| b.iter(prepare_gemini));
     group.finish();
 }
 

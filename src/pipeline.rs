@@ -17,7 +17,6 @@ use crate::kiro::models::{self, ModelInfo, ModelSettings};
 use crate::kiro::request::{self, BuildOptions, KiroRequest};
 use crate::kiro::response::{AssemblerConfig, ResponseAssembler};
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -45,8 +44,13 @@ pub struct PreparedRequest {
 }
 
 /// The key that pins a conversation to one account: what the client calls its session, else
-/// a hash of how the conversation began (its system prompt and first user turn), which stays
-/// the same on every later turn of that conversation.
+/// a fingerprint of how the conversation began (its system prompt and first user turn), which
+/// stays the same on every later turn of that conversation.
+///
+/// CRC-32 rather than a cryptographic hash: the key only spreads conversations over accounts,
+/// a collision merely puts two on the same one, and clients that send no session id (Gemini
+/// CLI, most Chat Completions clients) repeat a system prompt of tens of KB on every turn,
+/// which SHA-256 took a quarter of `prepare` to hash.
 fn session_key(req: &ChatRequest) -> Option<String> {
     if let Some(key) = req
         .session
@@ -57,20 +61,23 @@ fn session_key(req: &ChatRequest) -> Option<String> {
         return Some(key.clone());
     }
     let first_user = req.messages.iter().find(|m| m.role == Role::User)?;
-    let mut hasher = Sha256::new();
+    let mut system = crc32fast::Hasher::new();
     for s in &req.system {
-        hasher.update(s.as_bytes());
-        hasher.update([0]);
+        system.update(s.as_bytes());
+        system.update(&[0]);
     }
+    let mut turn = crc32fast::Hasher::new();
     for block in &first_user.content {
         if let Block::Text(t) = block {
-            hasher.update(t.as_bytes());
-            hasher.update([0]);
+            turn.update(t.as_bytes());
+            turn.update(&[0]);
         }
     }
-    let digest = hasher.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    Some(format!("turns-{hex}"))
+    Some(format!(
+        "turns-{:08x}{:08x}",
+        system.finalize(),
+        turn.finalize()
+    ))
 }
 
 /// Puts a stored conversation in front of a request that continues it. System prompts the
@@ -483,6 +490,50 @@ mod tests {
                 "required": ["n"], "additionalProperties": false}),
             "reshaped for Kiro"
         );
+    }
+
+    #[test]
+    fn a_conversation_without_a_session_id_keeps_its_key_turn_after_turn() {
+        let request = |system: &str, turns: &[&str]| ChatRequest {
+            system: vec![system.to_owned()],
+            messages: turns
+                .iter()
+                .enumerate()
+                .map(|(i, text)| Message {
+                    role: if i % 2 == 0 {
+                        Role::User
+                    } else {
+                        Role::Assistant
+                    },
+                    content: vec![Block::Text((*text).to_owned())],
+                })
+                .collect(),
+            ..ChatRequest::default()
+        };
+        let first = session_key(&request("Be brief.", &["Fix the test."]));
+        let later = session_key(&request(
+            "Be brief.",
+            &["Fix the test.", "Done.", "Thanks."],
+        ));
+        assert!(first.as_deref().is_some_and(|k| k.starts_with("turns-")));
+        assert_eq!(first, later);
+        assert_ne!(
+            first,
+            session_key(&request("Be brief.", &["Fix the build."]))
+        );
+        assert_ne!(
+            first,
+            session_key(&request("Be terse.", &["Fix the test."]))
+        );
+        // Parts are told apart, not run together.
+        assert_ne!(
+            session_key(&request("ab", &["c"])),
+            session_key(&request("a", &["bc"]))
+        );
+        // A session the client names wins.
+        let mut named = request("Be brief.", &["Fix the test."]);
+        named.session.session_key = Some("s-1".into());
+        assert_eq!(session_key(&named).as_deref(), Some("s-1"));
     }
 
     #[test]

@@ -17,6 +17,10 @@ const CODEX_FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/codex.tool.responses-tool-result.json"
 );
+const GEMINI_FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/gemini-cli.tool.streamGenerateContent-tool-result.json"
+);
 
 fn capture(path: &str) -> Value {
     let text = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
@@ -121,4 +125,12 @@ pub fn codex_body(directive: &str) -> Value {
         }
     }
     body
+}
+
+/// Gemini CLI's captured `streamGenerateContent` body (51 KB: its tools, system instruction, a
+/// function call and its response), and a model for its URL: one Kiro knows, as Gemini CLI is
+/// told to use (`gemini-*` names need the operator's model map).
+#[allow(dead_code)] // the load harness sends Claude Code's and Codex's bodies only
+pub fn gemini_cli_body() -> (Value, &'static str) {
+    (capture(GEMINI_FIXTURE), "claude-sonnet-4.5")
 }
