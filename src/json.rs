@@ -1,6 +1,6 @@
 //! JSON output written by hand: SSE frames are built straight into the output buffer, with
 //! no intermediate `Value` or `String` per delta, and the Kiro body, whose strings (the whole
-//! conversation) are escaped here eight bytes at a time instead of serde_json's one.
+//! conversation) are escaped here sixteen bytes (two words) at a time instead of serde_json's one.
 
 use serde_json::Value;
 use std::io::Write as _;

@@ -536,7 +536,7 @@ fn verbatim_json<S: serde::Serializer>(json: &&[u8], serializer: S) -> Result<S:
 // ---------------------------------------------------------------------------------------------
 // The wire schema written by hand. serde_json escapes strings a byte at a time, and the
 // conversation's strings are most of the body: 73 % of `build` at 600 KB went to
-// `format_escaped_str`. `crate::json` escapes eight bytes at a time; the derives above stay
+// `format_escaped_str`. `crate::json` escapes sixteen bytes at a time; the derives above stay
 // the schema's definition, and debug builds check the two agree byte for byte (`build`).
 
 /// A JSON object being written: members are separated as they are added.
