@@ -204,41 +204,30 @@ fn bench_request(c: &mut Criterion) {
             b.iter(|| with_profile_arn(black_box(&built.body), Some(ARN)))
         });
     }
-    // Codex CLI's captured request: 18 of its 40 KB are the tool list, sent on every turn.
-    let codex = codex_body();
-    group.throughput(Throughput::Bytes(codex.len() as u64));
-    let prepare_codex = || {
-        pipeline::prepare(
-            Dialect::OpenAiResponses,
-            black_box(&codex),
-            &hints,
-            &settings,
-            &store,
-        )
-    };
-    prepare_codex().expect("prepare codex");
-    group.bench_function("prepare/codex_40KB", |b| b.iter(prepare_codex));
-    // Gemini CLI's: its model and streaming come from the URL.
+    // The other CLIs' captured requests: 18 of Codex's 40 KB are its tool list, sent on every
+    // turn; Gemini CLI's model and streaming come from the URL, and it names no session.
     let (gemini, model) = body::gemini_cli_body();
-    let gemini = serde_json::to_vec(&gemini).expect("json");
     let gemini_hints = RequestHints {
         path_model: Some(model.to_owned()),
         path_stream: Some(true),
         query: Some("alt=sse".to_owned()),
         ..RequestHints::default()
     };
-    group.throughput(Throughput::Bytes(gemini.len() as u64));
-    let prepare_gemini = || {
-        pipeline::prepare(
+    let captured = [
+        ("codex_40KB", Dialect::OpenAiResponses, codex_body(), &hints),
+        (
+            "gemini_cli_51KB",
             Dialect::Gemini,
-            black_box(&gemini),
+            serde_json::to_vec(&gemini).expect("json"),
             &gemini_hints,
-            &settings,
-            &store,
-        )
-    };
-    prepare_gemini().expect("prepare gemini");
-    group.bench_function("prepare/gemini_cli_51KB", |b| b.iter(prepare_gemini));
+        ),
+    ];
+    for (name, dialect, body, hints) in &captured {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        let prepare = || pipeline::prepare(*dialect, black_box(body), hints, &settings, &store);
+        prepare().unwrap_or_else(|e| panic!("prepare {name}: {e:?}"));
+        group.bench_function(format!("prepare/{name}"), |b| b.iter(prepare));
+    }
     group.finish();
 }
 
