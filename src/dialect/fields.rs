@@ -41,13 +41,15 @@ pub(crate) fn root_object_with_raw<'b>(
     let parsed = de
         .deserialize_map(RootVisitor { raw_key })
         .and_then(|root| de.end().map(|()| root));
-    match parsed {
-        Ok(root) => Ok(root),
-        // Not an object or not JSON: the usual messages, from the usual parse.
-        Err(e) => Err(root_object(body).err().unwrap_or_else(|| {
-            GatewayError::invalid(format!("the request body is not valid JSON: {e}"))
-        })),
-    }
+    parsed.map_err(|e| not_a_root_object(body, e))
+}
+
+/// Why `body`, which a streaming parse rejected with `e`, is not a JSON object: the messages
+/// of [`root_object`], from its parse.
+pub(crate) fn not_a_root_object(body: &[u8], e: serde_json::Error) -> GatewayError {
+    root_object(body).err().unwrap_or_else(|| {
+        GatewayError::invalid(format!("the request body is not valid JSON: {e}"))
+    })
 }
 
 struct RootVisitor<'k> {
@@ -116,7 +118,12 @@ pub(crate) fn invalid(at: &Path, message: impl fmt::Display) -> GatewayError {
 }
 
 pub(crate) fn wrong_type(at: &Path, expected: &str, got: &Value) -> GatewayError {
-    invalid(at, format_args!("expected {expected}, got {}", kind(got)))
+    wrong_kind(at, expected, kind(got))
+}
+
+/// [`wrong_type`], given what the value is ([`kind`]).
+pub(crate) fn wrong_kind(at: &Path, expected: &str, got: &str) -> GatewayError {
+    invalid(at, format_args!("expected {expected}, got {got}"))
 }
 
 /// The error for a required field that is absent (or `null`).
@@ -136,36 +143,63 @@ pub(crate) fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// A JSON object whose members can be taken out by key: a `Value`'s map, or the leaner
+/// [`super::lean::Members`].
+pub(crate) trait Fields {
+    type Item: Field;
+    /// Removes `key` and returns its value (the last one, if the key was repeated).
+    fn take(&mut self, key: &str) -> Option<Self::Item>;
+}
+
+/// A JSON value as the getters see it.
+pub(crate) trait Field {
+    fn is_null(&self) -> bool;
+}
+
+impl Fields for Obj {
+    type Item = Value;
+
+    fn take(&mut self, key: &str) -> Option<Value> {
+        self.remove(key)
+    }
+}
+
+impl Field for Value {
+    fn is_null(&self) -> bool {
+        Value::is_null(self)
+    }
+}
+
 /// Converts a value already taken out of field `key` of the object at `at`; absent and `null`
 /// are both `None`. For parsers that look a field up in more than one way.
-pub(crate) fn convert<T>(
-    taken: Option<Value>,
+pub(crate) fn convert<V: Field, T>(
+    taken: Option<V>,
     at: &Path,
     key: &str,
-    convert: impl FnOnce(Value, &Path) -> Result<T>,
+    convert: impl FnOnce(V, &Path) -> Result<T>,
 ) -> Result<Option<T>> {
     match taken {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => convert(value, &at.key(key)).map(Some),
+        Some(value) if !value.is_null() => convert(value, &at.key(key)).map(Some),
+        _ => Ok(None),
     }
 }
 
 /// Takes `key` out of `obj` and converts it; absent and `null` are both `None`.
-pub(crate) fn get<T>(
-    obj: &mut Obj,
+pub(crate) fn get<F: Fields, T>(
+    obj: &mut F,
     at: &Path,
     key: &str,
-    convert: impl FnOnce(Value, &Path) -> Result<T>,
+    convert: impl FnOnce(F::Item, &Path) -> Result<T>,
 ) -> Result<Option<T>> {
-    self::convert(obj.remove(key), at, key, convert)
+    self::convert(obj.take(key), at, key, convert)
 }
 
 /// Like [`get`], for a field that must be present.
-pub(crate) fn require<T>(
-    obj: &mut Obj,
+pub(crate) fn require<F: Fields, T>(
+    obj: &mut F,
     at: &Path,
     key: &str,
-    convert: impl FnOnce(Value, &Path) -> Result<T>,
+    convert: impl FnOnce(F::Item, &Path) -> Result<T>,
 ) -> Result<T> {
     get(obj, at, key, convert)?.ok_or_else(|| missing(&at.key(key)))
 }

@@ -4,6 +4,7 @@
 pub mod anthropic;
 pub(crate) mod fields;
 pub mod gemini;
+pub(crate) mod lean;
 pub mod openai_chat;
 pub mod openai_responses;
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! it adds new ones almost every release), strict where the input is simply wrong (a field of
 //! the wrong type is a 400 naming the field's path, e.g. `messages[2].content[0].source.type`).
 //!
-//! The body is parsed once into a `Value` and then taken apart by value, so strings move into
-//! the `ChatRequest` without copies.
+//! The body is parsed once, into a [`lean`] tree down to the content blocks (the bulk of a
+//! conversation is small objects there) and `Value`s below, and then taken apart by value, so
+//! strings move into the `ChatRequest` without copies.
 
 use serde_json::{Map, Value};
 
@@ -13,8 +14,10 @@ use crate::chat::{
     Block, ChatRequest, Document, Image, Message, SessionHints, ThinkingConfig, Tool, ToolChoice,
 };
 use crate::dialect::fields::{
-    any, array, boolean, get, invalid, object, require, root_object_with_raw, string, unsigned,
-    wrong_type, Obj, Path, Result, ROOT,
+    self, get, invalid, require, wrong_kind, Field as _, Path, Result, ROOT,
+};
+use crate::dialect::lean::{
+    self, any, array, boolean, object, object_map, string, unsigned, Members, Node,
 };
 use crate::dialect::tool_cache::shared_tools;
 use crate::dialect::{Dialect, RequestHints};
@@ -30,7 +33,7 @@ const MAX_SESSION_KEY_LEN: usize = 256;
 ///
 /// `max_tokens` is optional so the same parser serves `count_tokens`, whose bodies have none.
 pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    let (mut root, raw_tools) = root_object_with_raw(body, "tools")?;
+    let (mut root, raw_tools) = lean::root_object(body, "tools", lean_levels)?;
     let at = &ROOT;
 
     let model = require(&mut root, at, "model", string)?;
@@ -42,7 +45,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     let stream = get(&mut root, at, "stream", boolean)?.unwrap_or(false);
 
     let mut system = Vec::new();
-    if let Some(value) = root.remove("system") {
+    if let Some(value) = root.take("system") {
         push_system(value, &at.key("system"), &mut system)?;
     }
 
@@ -95,16 +98,26 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     })
 }
 
+/// How many levels of each top-level member are parsed lean: `messages` down to the content
+/// blocks, `system` down to its blocks, other objects (`thinking`, `metadata`…) one level.
+fn lean_levels(key: &str) -> u8 {
+    match key {
+        "messages" => 5,
+        "system" => 3,
+        _ => 1,
+    }
+}
+
 /// One entry of `messages`. `role:"system"` entries go to `system`; a turn left with no
 /// usable block (only redacted thinking or server-tool blocks) is dropped.
-fn parse_message(raw: Value, at: &Path, system: &mut Vec<String>) -> Result<Option<Message>> {
+fn parse_message(raw: Node, at: &Path, system: &mut Vec<String>) -> Result<Option<Message>> {
     let mut obj = object(raw, at)?;
-    let role = require(&mut obj, at, "role", string)?;
+    let role = require(&mut obj, at, "role", lean::str)?;
     let content = obj
-        .remove("content")
+        .take("content")
         .ok_or_else(|| invalid(&at.key("content"), "field required"))?;
     let content_at = at.key("content");
-    let message = match role.as_str() {
+    let message = match role.as_ref() {
         "system" => {
             push_system(content, &content_at, system)?;
             return Ok(None);
@@ -122,42 +135,42 @@ fn parse_message(raw: Value, at: &Path, system: &mut Vec<String>) -> Result<Opti
 }
 
 /// A message's `content`: a plain string or an array of blocks.
-fn parse_content(content: Value, at: &Path, system: &mut Vec<String>) -> Result<Vec<Block>> {
-    match content {
-        Value::String(text) => Ok(vec![Block::Text(text)]),
-        Value::Array(raw) => {
-            let mut blocks = Vec::with_capacity(raw.len());
-            for (i, block) in raw.into_iter().enumerate() {
-                parse_block(block, &at.index(i), &mut blocks, system)?;
+fn parse_content(content: Node, at: &Path, system: &mut Vec<String>) -> Result<Vec<Block>> {
+    match content.into_string() {
+        Ok(text) => Ok(vec![Block::Text(text)]),
+        Err(other) => match other.into_items() {
+            Ok(raw) => {
+                let mut blocks = Vec::with_capacity(raw.len());
+                for (i, block) in raw.into_iter().enumerate() {
+                    parse_block(block, &at.index(i), &mut blocks, system)?;
+                }
+                Ok(blocks)
             }
-            Ok(blocks)
-        }
-        other => Err(wrong_type(
-            at,
-            "a string or an array of content blocks",
-            &other,
-        )),
+            Err(other) => Err(wrong_kind(
+                at,
+                "a string or an array of content blocks",
+                other.kind(),
+            )),
+        },
     }
 }
 
 fn parse_block(
-    raw: Value,
+    raw: Node,
     at: &Path,
     blocks: &mut Vec<Block>,
     system: &mut Vec<String>,
 ) -> Result<()> {
     let mut obj = object(raw, at)?;
-    let kind = require(&mut obj, at, "type", string)?;
-    match kind.as_str() {
+    let kind = require(&mut obj, at, "type", lean::str)?;
+    match kind.as_ref() {
         "text" => blocks.push(Block::Text(require(&mut obj, at, "text", string)?)),
         "image" => blocks.push(Block::Image(parse_image(obj, at)?)),
         "document" => blocks.extend(parse_document(obj, at)?),
         "tool_use" => blocks.push(Block::ToolUse {
             id: require(&mut obj, at, "id", string)?,
             name: require(&mut obj, at, "name", string)?,
-            input: get(&mut obj, at, "input", object)?
-                .map(Value::Object)
-                .unwrap_or_else(|| Value::Object(Map::new())),
+            input: Value::Object(get(&mut obj, at, "input", object_map)?.unwrap_or_default()),
         }),
         "tool_result" => blocks.push(parse_tool_result(obj, at)?),
         "thinking" => {
@@ -169,7 +182,7 @@ fn parse_block(
             }
         }
         "mid_conv_system" => {
-            if let Some(content) = obj.remove("content") {
+            if let Some(content) = obj.take("content") {
                 push_system(content, &at.key("content"), system)?;
             }
         }
@@ -182,11 +195,11 @@ fn parse_block(
 }
 
 /// An `image` block; only inline base64 data can be forwarded.
-fn parse_image(mut obj: Obj, at: &Path) -> Result<Image> {
+fn parse_image(mut obj: Members, at: &Path) -> Result<Image> {
     let source_at = at.key("source");
     let mut source = require(&mut obj, at, "source", object)?;
-    let kind = require(&mut source, &source_at, "type", string)?;
-    match kind.as_str() {
+    let kind = require(&mut source, &source_at, "type", lean::str)?;
+    match kind.as_ref() {
         "base64" => Ok(Image {
             media_type: require(&mut source, &source_at, "media_type", string)?,
             data: strip_data_url(require(&mut source, &source_at, "data", string)?),
@@ -203,11 +216,11 @@ fn parse_image(mut obj: Obj, at: &Path) -> Result<Image> {
 }
 
 /// A `document` block: base64 PDFs stay documents, text sources become text.
-fn parse_document(mut obj: Obj, at: &Path) -> Result<Vec<Block>> {
+fn parse_document(mut obj: Members, at: &Path) -> Result<Vec<Block>> {
     let source_at = at.key("source");
     let mut source = require(&mut obj, at, "source", object)?;
-    let kind = require(&mut source, &source_at, "type", string)?;
-    match kind.as_str() {
+    let kind = require(&mut source, &source_at, "type", lean::str)?;
+    match kind.as_ref() {
         "base64" => Ok(vec![Block::Document(Document {
             media_type: get(&mut source, &source_at, "media_type", string)?
                 .unwrap_or_else(|| "application/pdf".to_owned()),
@@ -221,7 +234,7 @@ fn parse_document(mut obj: Obj, at: &Path) -> Result<Vec<Block>> {
             string,
         )?)]),
         "content" => {
-            let content = require(&mut source, &source_at, "content", any)?;
+            let content = require(&mut source, &source_at, "content", lean::node)?;
             document_content(content, &source_at.key("content"))
         }
         "url" => Err(invalid(
@@ -236,78 +249,48 @@ fn parse_document(mut obj: Obj, at: &Path) -> Result<Vec<Block>> {
 }
 
 /// The inline `content` of a document: a string, or text and image blocks.
-fn document_content(content: Value, at: &Path) -> Result<Vec<Block>> {
-    match content {
-        Value::String(text) => Ok(vec![Block::Text(text)]),
-        Value::Array(raw) => {
-            let mut blocks = Vec::with_capacity(raw.len());
-            for (i, block) in raw.into_iter().enumerate() {
-                let block_at = at.index(i);
-                let mut block = object(block, &block_at)?;
-                match require(&mut block, &block_at, "type", string)?.as_str() {
-                    "text" => {
-                        blocks.push(Block::Text(require(&mut block, &block_at, "text", string)?))
+fn document_content(content: Node, at: &Path) -> Result<Vec<Block>> {
+    match content.into_string() {
+        Ok(text) => Ok(vec![Block::Text(text)]),
+        Err(other) => match other.into_items() {
+            Ok(raw) => {
+                let mut blocks = Vec::with_capacity(raw.len());
+                for (i, block) in raw.into_iter().enumerate() {
+                    let block_at = at.index(i);
+                    let mut block = object(block, &block_at)?;
+                    match require(&mut block, &block_at, "type", lean::str)?.as_ref() {
+                        "text" => blocks
+                            .push(Block::Text(require(&mut block, &block_at, "text", string)?)),
+                        "image" => blocks.push(Block::Image(parse_image(block, &block_at)?)),
+                        _ => {}
                     }
-                    "image" => blocks.push(Block::Image(parse_image(block, &block_at)?)),
-                    _ => {}
                 }
+                Ok(blocks)
             }
-            Ok(blocks)
-        }
-        other => Err(wrong_type(
-            at,
-            "a string or an array of content blocks",
-            &other,
-        )),
+            Err(other) => Err(wrong_kind(
+                at,
+                "a string or an array of content blocks",
+                other.kind(),
+            )),
+        },
     }
 }
 
 /// A `tool_result` block. Text parts are joined with "\n"; images travel beside the text.
-fn parse_tool_result(mut obj: Obj, at: &Path) -> Result<Block> {
+fn parse_tool_result(mut obj: Members, at: &Path) -> Result<Block> {
     let tool_use_id = require(&mut obj, at, "tool_use_id", string)?;
     let is_error = get(&mut obj, at, "is_error", boolean)?.unwrap_or(false);
     let mut texts: Vec<String> = Vec::new();
     let mut images = Vec::new();
     let content_at = at.key("content");
-    match get(&mut obj, at, "content", any)? {
+    match get(&mut obj, at, "content", lean::node)?.map(Node::into_string) {
         None => {}
-        Some(Value::String(text)) => texts.push(text),
-        Some(Value::Array(parts)) => {
-            for (i, part) in parts.into_iter().enumerate() {
-                let part_at = content_at.index(i);
-                let mut part = object(part, &part_at)?;
-                match require(&mut part, &part_at, "type", string)?.as_str() {
-                    "text" => texts.push(require(&mut part, &part_at, "text", string)?),
-                    "image" => images.push(parse_image(part, &part_at)?),
-                    "document" => {
-                        for block in parse_document(part, &part_at)? {
-                            match block {
-                                Block::Text(text) => texts.push(text),
-                                Block::Image(image) => images.push(image),
-                                // Kiro tool results carry text only. Say so rather than let
-                                // the model believe the tool returned nothing.
-                                _ => {
-                                    texts.push("[PDF document omitted: not supported here]".into())
-                                }
-                            }
-                        }
-                    }
-                    "search_result" => {
-                        texts.extend(search_result_texts(part, &part_at)?);
-                    }
-                    // Claude Code's tool search answers with references to deferred tools. Kiro
-                    // already has every tool's definition, so naming them is enough.
-                    "tool_reference" => {
-                        if let Some(name) = get(&mut part, &part_at, "tool_name", string)? {
-                            texts.push(format!("Tool available: {name}"));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        // Not in the API, but some clients send structured results: keep them as JSON text.
-        Some(other) => texts.push(other.to_string()),
+        Some(Ok(text)) => texts.push(text),
+        Some(Err(other)) => match other.into_items() {
+            Ok(parts) => tool_result_parts(parts, &content_at, &mut texts, &mut images)?,
+            // Not in the API, but some clients send structured results: keep them as JSON text.
+            Err(other) => texts.push(other.into_value().to_string()),
+        },
     }
     Ok(Block::ToolResult {
         tool_use_id,
@@ -317,8 +300,48 @@ fn parse_tool_result(mut obj: Obj, at: &Path) -> Result<Block> {
     })
 }
 
+/// The parts of a `tool_result`'s `content` array: texts, images, documents, search results.
+fn tool_result_parts(
+    parts: Vec<Node>,
+    at: &Path,
+    texts: &mut Vec<String>,
+    images: &mut Vec<Image>,
+) -> Result<()> {
+    for (i, part) in parts.into_iter().enumerate() {
+        let part_at = at.index(i);
+        let mut part = object(part, &part_at)?;
+        match require(&mut part, &part_at, "type", lean::str)?.as_ref() {
+            "text" => texts.push(require(&mut part, &part_at, "text", string)?),
+            "image" => images.push(parse_image(part, &part_at)?),
+            "document" => {
+                for block in parse_document(part, &part_at)? {
+                    match block {
+                        Block::Text(text) => texts.push(text),
+                        Block::Image(image) => images.push(image),
+                        // Kiro tool results carry text only. Say so rather than let
+                        // the model believe the tool returned nothing.
+                        _ => texts.push("[PDF document omitted: not supported here]".into()),
+                    }
+                }
+            }
+            "search_result" => {
+                texts.extend(search_result_texts(part, &part_at)?);
+            }
+            // Claude Code's tool search answers with references to deferred tools. Kiro
+            // already has every tool's definition, so naming them is enough.
+            "tool_reference" => {
+                if let Some(name) = get(&mut part, &part_at, "tool_name", string)? {
+                    texts.push(format!("Tool available: {name}"));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// The text blocks of a `search_result`, preceded by its title and source.
-fn search_result_texts(mut obj: Obj, at: &Path) -> Result<Vec<String>> {
+fn search_result_texts(mut obj: Members, at: &Path) -> Result<Vec<String>> {
     let mut texts = Vec::new();
     let title = get(&mut obj, at, "title", string)?;
     let source = get(&mut obj, at, "source", string)?;
@@ -335,7 +358,7 @@ fn search_result_texts(mut obj: Obj, at: &Path) -> Result<Vec<String>> {
     {
         let block_at = content_at.index(i);
         let mut block = object(block, &block_at)?;
-        if require(&mut block, &block_at, "type", string)? == "text" {
+        if require(&mut block, &block_at, "type", lean::str)? == "text" {
             texts.push(require(&mut block, &block_at, "text", string)?);
         }
     }
@@ -344,26 +367,30 @@ fn search_result_texts(mut obj: Obj, at: &Path) -> Result<Vec<String>> {
 
 /// `system` (top-level, a `role:"system"` message or a `mid_conv_system` block): a string or
 /// text blocks, appended in order. Claude Code's billing marker is dropped.
-fn push_system(value: Value, at: &Path, system: &mut Vec<String>) -> Result<()> {
-    match value {
-        Value::Null => {}
-        Value::String(text) => push_system_text(text, system),
-        Value::Array(blocks) => {
-            for (i, block) in blocks.into_iter().enumerate() {
-                let block_at = at.index(i);
-                let mut block = object(block, &block_at)?;
-                if require(&mut block, &block_at, "type", string)? == "text" {
-                    push_system_text(require(&mut block, &block_at, "text", string)?, system);
+fn push_system(value: Node, at: &Path, system: &mut Vec<String>) -> Result<()> {
+    if value.is_null() {
+        return Ok(());
+    }
+    match value.into_string() {
+        Ok(text) => push_system_text(text, system),
+        Err(other) => match other.into_items() {
+            Ok(blocks) => {
+                for (i, block) in blocks.into_iter().enumerate() {
+                    let block_at = at.index(i);
+                    let mut block = object(block, &block_at)?;
+                    if require(&mut block, &block_at, "type", lean::str)? == "text" {
+                        push_system_text(require(&mut block, &block_at, "text", string)?, system);
+                    }
                 }
             }
-        }
-        other => {
-            return Err(wrong_type(
-                at,
-                "a string or an array of text blocks",
-                &other,
-            ))
-        }
+            Err(other) => {
+                return Err(wrong_kind(
+                    at,
+                    "a string or an array of text blocks",
+                    other.kind(),
+                ))
+            }
+        },
     }
     Ok(())
 }
@@ -381,15 +408,16 @@ fn parse_tools(raw: Vec<Value>, at: &Path) -> Result<Vec<Tool>> {
     let mut tools = Vec::with_capacity(raw.len());
     for (i, tool) in raw.into_iter().enumerate() {
         let tool_at = at.index(i);
-        let mut obj = object(tool, &tool_at)?;
-        match get(&mut obj, &tool_at, "type", string)?.as_deref() {
+        let mut obj = fields::object(tool, &tool_at)?;
+        match get(&mut obj, &tool_at, "type", fields::string)?.as_deref() {
             None | Some("custom") => {}
             Some(_) => continue,
         }
         tools.push(Tool {
-            name: require(&mut obj, &tool_at, "name", string)?,
-            description: get(&mut obj, &tool_at, "description", string)?.unwrap_or_default(),
-            input_schema: get(&mut obj, &tool_at, "input_schema", object)?
+            name: require(&mut obj, &tool_at, "name", fields::string)?,
+            description: get(&mut obj, &tool_at, "description", fields::string)?
+                .unwrap_or_default(),
+            input_schema: get(&mut obj, &tool_at, "input_schema", fields::object)?
                 .map(Value::Object)
                 .unwrap_or_else(empty_object_schema),
         });
@@ -405,8 +433,8 @@ fn empty_object_schema() -> Value {
 }
 
 /// `tool_choice`; an unknown type falls back to `auto`.
-fn parse_tool_choice(mut obj: Obj, at: &Path) -> Result<ToolChoice> {
-    Ok(match get(&mut obj, at, "type", string)?.as_deref() {
+fn parse_tool_choice(mut obj: Members, at: &Path) -> Result<ToolChoice> {
+    Ok(match get(&mut obj, at, "type", lean::str)?.as_deref() {
         Some("any") => ToolChoice::Any,
         Some("none") => ToolChoice::None,
         Some("tool") => ToolChoice::Tool(require(&mut obj, at, "name", string)?),
@@ -415,12 +443,12 @@ fn parse_tool_choice(mut obj: Obj, at: &Path) -> Result<ToolChoice> {
 }
 
 /// `output_config`: the effort and the JSON Schema of a structured answer.
-fn parse_output_config(mut obj: Obj, at: &Path) -> Result<(Option<String>, Option<Value>)> {
+fn parse_output_config(mut obj: Members, at: &Path) -> Result<(Option<String>, Option<Value>)> {
     let effort = get(&mut obj, at, "effort", string)?;
     let mut schema = None;
     if let Some(mut format) = get(&mut obj, at, "format", object)? {
         let format_at = at.key("format");
-        if get(&mut format, &format_at, "type", string)?.as_deref() == Some("json_schema") {
+        if get(&mut format, &format_at, "type", lean::str)?.as_deref() == Some("json_schema") {
             schema = Some(require(&mut format, &format_at, "schema", any)?);
         }
     }
@@ -429,11 +457,11 @@ fn parse_output_config(mut obj: Obj, at: &Path) -> Result<(Option<String>, Optio
 
 /// `thinking`: enabled with a budget, adaptive at `effort` (default `high`), or off.
 fn parse_thinking(
-    mut obj: Obj,
+    mut obj: Members,
     at: &Path,
     effort: Option<String>,
 ) -> Result<Option<ThinkingConfig>> {
-    Ok(match require(&mut obj, at, "type", string)?.as_str() {
+    Ok(match require(&mut obj, at, "type", lean::str)?.as_ref() {
         "enabled" => Some(ThinkingConfig::Enabled {
             budget_tokens: u32::try_from(require(&mut obj, at, "budget_tokens", unsigned)?)
                 .unwrap_or(u32::MAX),

@@ -1,0 +1,469 @@
+//! A JSON tree for request parsing whose upper levels are lean.
+//!
+//! A `serde_json::Value` gives every object a B-tree node (about 630 bytes, however few its
+//! members) and every key its own `String`. A conversation is hundreds of small objects
+//! (messages, content blocks), so that is most of a parse's allocations and of the memory it
+//! writes, which is what the parse costs on the cold caches a paced gateway converts on
+//! (BENCHMARKS.md, "Where a request's first byte goes"). A [`Node`] keeps objects and arrays
+//! down to a chosen depth as vectors, with keys borrowed from the body, and everything below
+//! that depth as a `Value`; its fields are taken apart with the getters of [`super::fields`],
+//! with the same error paths.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Number, Value};
+
+use super::fields::{self, not_a_root_object, wrong_kind, Field, Fields, Obj, Path, Result};
+
+/// A JSON value: lean containers above the depth its parse was given, `Value`s below.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Node<'de> {
+    Object(Members<'de>),
+    Array(Vec<Node<'de>>),
+    /// A string, borrowed from the body unless escaped: a `type` or `role` is only compared,
+    /// and a text is copied once, when it is taken as a `String`.
+    Str(Cow<'de, str>),
+    /// A scalar other than a string, or a container below the lean depth.
+    Value(Value),
+}
+
+/// An object's members in the order sent; keys borrow from the body unless escaped.
+#[derive(Debug, PartialEq, Default)]
+pub(crate) struct Members<'de>(Vec<(Cow<'de, str>, Node<'de>)>);
+
+impl<'de> Node<'de> {
+    /// The same value as a `Value`; free for a `Node::Value`.
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Node::Value(value) => value,
+            Node::Str(s) => Value::String(s.into_owned()),
+            Node::Array(items) => Value::Array(items.into_iter().map(Node::into_value).collect()),
+            // As in a `Value`, a repeated key keeps its last value.
+            Node::Object(Members(members)) => Value::Object(
+                members
+                    .into_iter()
+                    .map(|(key, value)| (key.into_owned(), value.into_value()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// What the value is, in the words of an error message ([`fields::kind`]).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Node::Object(_) => "an object",
+            Node::Array(_) => "an array",
+            Node::Str(_) => "a string",
+            Node::Value(value) => fields::kind(value),
+        }
+    }
+
+    /// The string, if the node is one.
+    pub(crate) fn into_string(self) -> std::result::Result<String, Node<'de>> {
+        match self {
+            Node::Str(s) => Ok(s.into_owned()),
+            Node::Value(Value::String(s)) => Ok(s),
+            other => Err(other),
+        }
+    }
+
+    /// An array's items, whether the array is lean or a `Value`; anything else is given back.
+    pub(crate) fn into_items(self) -> std::result::Result<Vec<Node<'de>>, Node<'de>> {
+        match self {
+            Node::Array(items) => Ok(items),
+            Node::Value(Value::Array(items)) => Ok(items.into_iter().map(Node::Value).collect()),
+            other => Err(other),
+        }
+    }
+}
+
+impl Field for Node<'_> {
+    fn is_null(&self) -> bool {
+        matches!(self, Node::Value(Value::Null))
+    }
+}
+
+impl<'de> Fields for Members<'de> {
+    type Item = Node<'de>;
+
+    fn take(&mut self, key: &str) -> Option<Node<'de>> {
+        Members::take(self, key)
+    }
+}
+
+impl<'de> Members<'de> {
+    /// Removes `key` and returns its value (the last one, if the key was repeated).
+    pub(crate) fn take(&mut self, key: &str) -> Option<Node<'de>> {
+        // A repeated key keeps its last value, and taking it takes them all, as from a
+        // `Value`'s map. Objects this lean are small.
+        let at = self.0.iter().rposition(|(k, _)| k == key)?;
+        let (_, value) = self.0.swap_remove(at);
+        if self.0.iter().any(|(k, _)| k == key) {
+            self.0.retain(|(k, _)| k != key);
+        }
+        Some(value)
+    }
+}
+
+impl From<Obj> for Members<'_> {
+    fn from(obj: Obj) -> Self {
+        Members(
+            obj.into_iter()
+                .map(|(key, value)| (Cow::Owned(key), Node::Value(value)))
+                .collect(),
+        )
+    }
+}
+
+/// The request body as a lean object: member `key` is parsed with `levels(key)` lean levels
+/// (0: a plain `Value`), and member `raw_key` is left as borrowed bytes, as in
+/// [`fields::root_object_with_raw`], with the same errors.
+pub(crate) fn root_object<'b>(
+    body: &'b [u8],
+    raw_key: &str,
+    levels: fn(&str) -> u8,
+) -> Result<(Members<'b>, Option<&'b RawValue>)> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    de.deserialize_map(RootVisitor { raw_key, levels })
+        .and_then(|root| de.end().map(|()| root))
+        .map_err(|e| not_a_root_object(body, e))
+}
+
+struct RootVisitor<'k> {
+    raw_key: &'k str,
+    levels: fn(&str) -> u8,
+}
+
+impl<'de> Visitor<'de> for RootVisitor<'_> {
+    type Value = (Members<'de>, Option<&'de RawValue>);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut members = Vec::new();
+        let mut raw = None;
+        while let Some(key) = map.next_key_seed(Key)? {
+            if key == self.raw_key {
+                raw = Some(map.next_value::<&'de RawValue>()?);
+            } else {
+                let levels = (self.levels)(&key);
+                members.push((key, map.next_value_seed(Lean { levels })?));
+            }
+        }
+        Ok((Members(members), raw))
+    }
+}
+
+/// Parses one value with `levels` lean levels.
+#[derive(Clone, Copy)]
+struct Lean {
+    levels: u8,
+}
+
+impl<'de> DeserializeSeed<'de> for Lean {
+    type Value = Node<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        de: D,
+    ) -> std::result::Result<Node<'de>, D::Error> {
+        if self.levels == 0 {
+            Value::deserialize(de).map(Node::Value)
+        } else {
+            de.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Lean {
+    type Value = Node<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> std::result::Result<Node<'de>, E> {
+        Ok(Node::Value(Value::Bool(b)))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> std::result::Result<Node<'de>, E> {
+        Ok(Node::Value(Value::Number(n.into())))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> std::result::Result<Node<'de>, E> {
+        Ok(Node::Value(Value::Number(n.into())))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> std::result::Result<Node<'de>, E> {
+        Ok(Node::Value(
+            Number::from_f64(n).map_or(Value::Null, Value::Number),
+        ))
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> std::result::Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> std::result::Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> std::result::Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(s)))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Node<'de>, E> {
+        Ok(Node::Value(Value::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Node<'de>, A::Error> {
+        let item = Lean {
+            levels: self.levels - 1,
+        };
+        let mut items = Vec::new();
+        while let Some(node) = seq.next_element_seed(item)? {
+            items.push(node);
+        }
+        Ok(Node::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Node<'de>, A::Error> {
+        let value = Lean {
+            levels: self.levels - 1,
+        };
+        let mut members = Vec::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            members.push((key, map.next_value_seed(value)?));
+        }
+        Ok(Node::Object(Members(members)))
+    }
+}
+
+/// An object key, borrowed from the body when it has no escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        de: D,
+    ) -> std::result::Result<Cow<'de, str>, D::Error> {
+        de.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> std::result::Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(s))
+    }
+
+    fn visit_str<E>(self, s: &str) -> std::result::Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> std::result::Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s))
+    }
+}
+
+// Converters for the getters of [`super::fields`], taking `Node`s where those take `Value`s.
+
+pub(crate) fn string(node: Node, at: &Path) -> Result<String> {
+    node.into_string()
+        .map_err(|other| wrong_kind(at, "a string", other.kind()))
+}
+
+/// A string only looked at (a `type`, a `role`): borrowed from the body when it can be.
+pub(crate) fn str<'de>(node: Node<'de>, at: &Path) -> Result<Cow<'de, str>> {
+    match node {
+        Node::Str(s) => Ok(s),
+        Node::Value(Value::String(s)) => Ok(Cow::Owned(s)),
+        other => Err(wrong_kind(at, "a string", other.kind())),
+    }
+}
+
+pub(crate) fn boolean(node: Node, at: &Path) -> Result<bool> {
+    fields::boolean(node.into_value(), at)
+}
+
+pub(crate) fn unsigned(node: Node, at: &Path) -> Result<u64> {
+    fields::unsigned(node.into_value(), at)
+}
+
+/// The value as a `Value`, whatever it is.
+pub(crate) fn any(node: Node, _: &Path) -> Result<Value> {
+    Ok(node.into_value())
+}
+
+/// The node itself, whatever it is.
+pub(crate) fn node<'de>(node: Node<'de>, _: &Path) -> Result<Node<'de>> {
+    Ok(node)
+}
+
+pub(crate) fn object<'de>(node: Node<'de>, at: &Path) -> Result<Members<'de>> {
+    match node {
+        Node::Object(members) => Ok(members),
+        Node::Value(Value::Object(obj)) => Ok(obj.into()),
+        other => Err(wrong_kind(at, "an object", other.kind())),
+    }
+}
+
+/// An object as a `Value`'s map (a tool call's `input`, kept as JSON).
+pub(crate) fn object_map(node: Node, at: &Path) -> Result<Obj> {
+    match node.into_value() {
+        Value::Object(obj) => Ok(obj),
+        other => Err(fields::wrong_type(at, "an object", &other)),
+    }
+}
+
+pub(crate) fn array<'de>(node: Node<'de>, at: &Path) -> Result<Vec<Node<'de>>> {
+    node.into_items()
+        .map_err(|other| wrong_kind(at, "an array", other.kind()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::fields::{get, require, ROOT};
+    use crate::json::testing::json_values;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn levels_for_messages(key: &str) -> u8 {
+        if key == "messages" {
+            3
+        } else {
+            0
+        }
+    }
+
+    fn parse(body: &str) -> Result<(Members<'_>, Option<&RawValue>)> {
+        root_object(body.as_bytes(), "tools", levels_for_messages)
+    }
+
+    #[test]
+    fn levels_are_lean_down_to_the_depth_given() {
+        let body = r#"{"messages": [{"role": "user", "content": [{"type": "text"}]}],
+                       "meta": {"a": [1]}, "tools": [ {"name": "x"} ]}"#;
+        let (mut root, raw) = parse(body).expect("object");
+        assert_eq!(raw.map(RawValue::get), Some(r#"[ {"name": "x"} ]"#));
+        // Not listed: a `Value`.
+        assert_eq!(root.take("meta"), Some(Node::Value(json!({"a": [1]}))));
+        // messages (1) → a message (2) → its content (3) → a block: a `Value`.
+        let Some(Node::Array(mut messages)) = root.take("messages") else {
+            panic!("a lean array");
+        };
+        let Node::Object(mut message) = messages.remove(0) else {
+            panic!("a lean object");
+        };
+        assert_eq!(message.take("role"), Some(Node::Str(Cow::Borrowed("user"))));
+        let Some(Node::Array(content)) = message.take("content") else {
+            panic!("a lean array");
+        };
+        assert_eq!(content, [Node::Value(json!({"type": "text"}))]);
+        // Keys without escapes borrow from the body.
+        let (root, _) = parse(r#"{"a\u0062": 1, "cd": 2}"#).expect("object");
+        assert!(matches!(root.0[0].0, Cow::Owned(ref k) if k == "ab"));
+        assert!(matches!(root.0[1].0, Cow::Borrowed("cd")));
+    }
+
+    #[test]
+    fn getters_and_errors_are_those_of_values() {
+        let body = r#"{"messages": [{"role": 1, "n": null, "role": "user", "x": 2.5, "b": true}]}"#;
+        let (mut root, _) = parse(body).expect("object");
+        let at = ROOT.key("messages");
+        let mut messages = require(&mut root, &ROOT, "messages", array).expect("array");
+        let item = at.index(0);
+        let mut message = object(messages.remove(0), &item).expect("object");
+        // A repeated key keeps its last value; null is absent.
+        assert_eq!(
+            require(&mut message, &item, "role", string).unwrap(),
+            "user"
+        );
+        assert_eq!(get(&mut message, &item, "n", string).unwrap(), None);
+        assert_eq!(get(&mut message, &item, "role", string).unwrap(), None);
+        assert!(require(&mut message, &item, "b", boolean).unwrap());
+        assert_eq!(
+            require(&mut message, &item, "x", unsigned)
+                .unwrap_err()
+                .message,
+            "messages[0].x: expected a non-negative integer, got a number"
+        );
+        assert_eq!(
+            require(&mut message, &item, "absent", super::any)
+                .unwrap_err()
+                .message,
+            "messages[0].absent: field required"
+        );
+        let lean_object = Node::Object(Members::default());
+        assert_eq!(
+            string(lean_object, &item).unwrap_err().message,
+            "messages[0]: expected a string, got an object"
+        );
+        assert_eq!(
+            array(Node::Value(json!("s")), &item).unwrap_err().message,
+            "messages[0]: expected an array, got a string"
+        );
+        assert_eq!(
+            object(Node::Array(Vec::new()), &item).unwrap_err().message,
+            "messages[0]: expected an object, got an array"
+        );
+        // `Value` containers below the lean depth open the same way.
+        let mut below = object(Node::Value(json!({"k": "v"})), &item).expect("object");
+        assert_eq!(require(&mut below, &item, "k", string).unwrap(), "v");
+        assert_eq!(
+            array(Node::Value(json!([1, "a"])), &item).unwrap(),
+            [Node::Value(json!(1)), Node::Value(json!("a"))]
+        );
+    }
+
+    #[test]
+    fn errors_are_the_usual_ones() {
+        for body in [
+            "[1]",
+            "{\"a\": ",
+            "{\"messages\": [1,]}",
+            "{} {}",
+            "",
+            "\"x\"",
+            "{\"a\": 1e999}",
+        ] {
+            assert_eq!(
+                parse(body).map(drop).unwrap_err().message,
+                fields::root_object(body.as_bytes())
+                    .map(drop)
+                    .unwrap_err()
+                    .message,
+                "{body}"
+            );
+        }
+    }
+
+    proptest! {
+        /// At any depth, a lean parse holds what a `Value` parse holds.
+        #[test]
+        fn a_lean_parse_holds_the_same_value(value in json_values(), levels in 0u8..6) {
+            let body = serde_json::to_string(&value).expect("json");
+            let mut de = serde_json::Deserializer::from_str(&body);
+            let lean = Lean { levels }.deserialize(&mut de).expect("valid JSON");
+            let plain: Value = serde_json::from_str(&body).expect("valid JSON");
+            prop_assert_eq!(lean.into_value(), plain);
+        }
+    }
+}
