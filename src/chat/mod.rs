@@ -9,7 +9,7 @@ pub mod estimate;
 pub mod tools;
 
 pub use error::{ErrorKind, GatewayError};
-pub use tools::Tools;
+pub use tools::{DeclaredNames, Tools};
 
 use std::sync::Arc;
 

@@ -4,8 +4,11 @@
 //! the 88 KB of a Claude Code request, and half the work of converting it.
 //! `crate::dialect::tool_cache` hands every request whose `tools` bytes are the same one
 //! [`Tools`], and what the gateway derives from the list (its token estimate, the schemas
-//! reshaped and serialised for Kiro) is computed once and kept with it.
+//! reshaped and serialised for Kiro, the names it declares them under) is computed once and
+//! kept with it.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
@@ -21,6 +24,7 @@ struct Shared {
     list: Vec<Tool>,
     tokens: OnceLock<u64>,
     upstream_schemas: OnceLock<Vec<Box<[u8]>>>,
+    declared_names: OnceLock<DeclaredNames>,
 }
 
 /// A copy of the list alone: what was derived belongs to the original.
@@ -48,6 +52,7 @@ impl Tools {
         let own = Arc::make_mut(&mut self.0);
         own.tokens = OnceLock::new();
         own.upstream_schemas = OnceLock::new();
+        own.declared_names = OnceLock::new();
         &mut own.list
     }
 
@@ -64,6 +69,21 @@ impl Tools {
             .get_or_init(|| self.0.list.iter().map(render).collect())
     }
 
+    /// The names the list's tools are declared under upstream, `upstream_name` giving each
+    /// tool's, worked out once per shared list.
+    pub fn declared_names(&self, upstream_name: impl Fn(&str) -> Cow<'_, str>) -> &DeclaredNames {
+        self.0.declared_names.get_or_init(|| {
+            let mut names = DeclaredNames::default();
+            for (i, tool) in self.0.list.iter().enumerate() {
+                let upstream = upstream_name(&tool.name);
+                if names.declare(&upstream, &tool.name) {
+                    names.declared.push((i, upstream.into_owned()));
+                }
+            }
+            names
+        })
+    }
+
     /// Whether `other` is this very list (not only an equal one).
     #[cfg(test)]
     pub(crate) fn is_shared_with(&self, other: &Tools) -> bool {
@@ -76,6 +96,47 @@ impl Deref for Tools {
 
     fn deref(&self) -> &[Tool] {
         &self.0.list
+    }
+}
+
+/// The names tools are declared under upstream, which matches them ignoring case.
+#[derive(Debug, Default, Clone)]
+pub struct DeclaredNames {
+    /// The tools declared, by index in their list, with their upstream names. A name that
+    /// repeats an earlier one, ignoring case, is not declared again: the first wins.
+    pub declared: Vec<(usize, String)>,
+    /// Lower-cased client name → upstream name, for every declared tool.
+    by_client: HashMap<String, String>,
+    /// Upstream name → client name, for the tools whose names differ (only a few, if any:
+    /// a response's names map back through it).
+    pub renamed: HashMap<String, String>,
+}
+
+impl DeclaredNames {
+    /// Declares `client` as `upstream`, unless a tool of that name, ignoring case, already is;
+    /// true if it was declared.
+    pub fn declare(&mut self, upstream: &str, client: &str) -> bool {
+        let key = client.to_lowercase();
+        if self.by_client.contains_key(&key) {
+            return false;
+        }
+        if upstream != client {
+            self.renamed.insert(upstream.to_owned(), client.to_owned());
+        }
+        self.by_client.insert(key, upstream.to_owned());
+        true
+    }
+
+    /// The upstream name of a client's tool name, ignoring case.
+    pub fn upstream_name(&self, client: &str) -> Option<&str> {
+        self.by_client
+            .get(&client.to_lowercase())
+            .map(String::as_str)
+    }
+
+    /// The client's name of a declared upstream name.
+    pub fn client_name<'n>(&'n self, upstream: &'n str) -> &'n str {
+        self.renamed.get(upstream).map_or(upstream, String::as_str)
     }
 }
 

@@ -23,7 +23,8 @@ use super::request::{
     ToolResultText, ToolSpecification,
 };
 use crate::chat::{
-    Block, Document, GatewayError, Image, Message, Role, ThinkingConfig, Tool, ToolChoice, Tools,
+    Block, DeclaredNames, Document, GatewayError, Image, Message, Role, ThinkingConfig, ToolChoice,
+    Tools,
 };
 use crate::json::{push_json_array, push_json_object, push_json_value};
 
@@ -615,28 +616,38 @@ pub fn fill_empty_content(turns: &mut [Turn<'_>]) {
 // Tools
 
 /// The tools to declare, and how their names map back.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug)]
 pub struct ToolSet<'a> {
     pub specs: Vec<KiroTool<'a>>,
-    /// Kiro name → client name, for every declared tool.
-    pub to_client: HashMap<String, String>,
-    /// Lower-cased client name → Kiro name.
-    to_kiro: HashMap<String, String>,
+    /// The list's own names, shared by every request that sends the list.
+    names: &'a DeclaredNames,
+    /// The tools only the history calls, declared for this request alone.
+    history: DeclaredNames,
 }
 
 impl ToolSet<'_> {
     /// The declared Kiro name of a client tool name, ignoring case as Kiro does.
     pub fn kiro_name(&self, client_name: &str) -> Option<&str> {
-        self.to_kiro
-            .get(&client_name.to_lowercase())
-            .map(String::as_str)
+        self.names
+            .upstream_name(client_name)
+            .or_else(|| self.history.upstream_name(client_name))
     }
 
-    fn declare(&mut self, kiro_name: &str, client_name: &str) {
-        self.to_client
-            .insert(kiro_name.to_owned(), client_name.to_owned());
-        self.to_kiro
-            .insert(client_name.to_lowercase(), kiro_name.to_owned());
+    /// Kiro name → client name, for the declared tools whose names differ: what maps a
+    /// response's tool calls back. Usually empty.
+    pub fn renamed(&self) -> HashMap<String, String> {
+        let mut renamed = self.names.renamed.clone();
+        renamed.extend(self.history.renamed.clone());
+        renamed
+    }
+
+    /// The client's name of a declared Kiro name.
+    #[cfg(test)]
+    fn client_name<'n>(&'n self, kiro_name: &'n str) -> &'n str {
+        match self.history.renamed.get(kiro_name) {
+            Some(client) => client,
+            None => self.names.client_name(kiro_name),
+        }
     }
 }
 
@@ -665,41 +676,41 @@ pub fn build_tools<'a>(
     history: &[Turn<'a>],
 ) -> Result<ToolSet<'a>, GatewayError> {
     let schemas = kiro_schemas(tools);
-    let unique = dedupe_tools(tools);
-    if let Some(position) = unique
+    let names = tools.declared_names(shorten_tool_name);
+    if let Some(position) = names
+        .declared
         .iter()
-        .position(|(tool, _)| tool.name.trim().is_empty())
+        .position(|&(i, _)| tools[i].name.trim().is_empty())
     {
         return Err(GatewayError::invalid(format!(
             "Tool {} has an empty name.",
             position + 1
         )));
     }
-    let undeclared = declare_history_tools(unique.iter().map(|(tool, _)| *tool), history);
-    let count = unique.len() + undeclared.len();
     let mut set = ToolSet {
-        specs: Vec::with_capacity(count),
-        to_client: HashMap::with_capacity(count),
-        to_kiro: HashMap::with_capacity(count),
+        specs: Vec::with_capacity(names.declared.len()),
+        names,
+        history: DeclaredNames::default(),
     };
-    for (tool, i) in unique {
-        let name = shorten_tool_name(&tool.name);
-        set.declare(&name, &tool.name);
+    for (i, kiro_name) in &names.declared {
+        let tool = &tools[*i];
         set.specs.push(KiroTool {
             tool_specification: ToolSpecification {
-                name,
+                name: Cow::Borrowed(kiro_name),
                 description: limit_description(&tool.name, &tool.description),
                 input_schema: InputSchema {
                     json: schemas
-                        .get(i)
+                        .get(*i)
                         .map_or(EMPTY_OBJECT_SCHEMA_JSON.as_bytes(), |json| &**json),
                 },
             },
         });
     }
-    for name in undeclared {
+    for name in history_tool_names(history) {
         let kiro_name = shorten_tool_name(name);
-        set.declare(&kiro_name, name);
+        if names.upstream_name(name).is_some() || !set.history.declare(&kiro_name, name) {
+            continue;
+        }
         set.specs.push(KiroTool {
             tool_specification: ToolSpecification {
                 name: kiro_name,
@@ -719,41 +730,22 @@ pub fn kiro_schemas(tools: &Tools) -> &[Box<[u8]>] {
     tools.upstream_schemas(|tool| kiro_schema_json(&tool.input_schema).into())
 }
 
-/// Drops tools whose name repeats an earlier one, ignoring case (Kiro matches names
-/// case-insensitively); the first wins. Each kept tool comes with its index.
-pub fn dedupe_tools(tools: &[Tool]) -> Vec<(&Tool, usize)> {
-    let mut seen = HashSet::with_capacity(tools.len());
-    tools
+/// The tool names the history calls, in order, repeats included: Kiro refuses a history that
+/// calls an undeclared tool (§2.2 step 10), which happens when a client drops a tool
+/// mid-conversation, so [`build_tools`] declares the ones the request's tools lack.
+fn history_tool_names<'a, 'h>(history: &'h [Turn<'a>]) -> impl Iterator<Item = &'a str> + 'h {
+    history
         .iter()
-        .enumerate()
-        .filter(|(_, tool)| seen.insert(tool.name.to_lowercase()))
-        .map(|(i, tool)| (tool, i))
-        .collect()
-}
-
-/// Names called in history but not declared in `tools` (ignoring case): Kiro refuses a history
-/// that calls an undeclared tool (§2.2 step 10), which happens when a client drops a tool
-/// mid-conversation.
-pub fn declare_history_tools<'a, 't>(
-    tools: impl Iterator<Item = &'t Tool>,
-    history: &[Turn<'a>],
-) -> Vec<&'a str> {
-    let mut known: HashSet<String> = tools.map(|t| t.name.to_lowercase()).collect();
-    let mut missing = Vec::new();
-    for turn in history {
-        let Turn::Assistant(assistant) = turn else {
-            continue;
-        };
-        for call in &assistant.tool_uses {
-            // Names are still the client's here, borrowed for the request's lifetime.
-            if let Cow::Borrowed(name) = call.name {
-                if !name.is_empty() && known.insert(name.to_lowercase()) {
-                    missing.push(name);
-                }
-            }
-        }
-    }
-    missing
+        .filter_map(|turn| match turn {
+            Turn::Assistant(assistant) => Some(&assistant.tool_uses),
+            Turn::User(_) => None,
+        })
+        .flatten()
+        // Names are still the client's here, borrowed for the request's lifetime.
+        .filter_map(|call| match call.name {
+            Cow::Borrowed(name) if !name.is_empty() => Some(name),
+            _ => None,
+        })
 }
 
 /// Shortens names over 63 bytes to the first 54 + `_` + 8 hex digits of their SHA-256
@@ -1275,7 +1267,7 @@ fn bounded(text: &str, max_chars: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::{Document, Image, Message};
+    use crate::chat::{Document, Image, Message, Tool};
 
     fn text(t: &str) -> Block {
         Block::Text(t.into())
@@ -1584,10 +1576,12 @@ mod tests {
             tool("bash", "again", json!({})),
             tool("Read", "read", json!({})),
         ]);
-        let unique = dedupe_tools(&tools);
-        assert_eq!(unique.len(), 2);
-        assert_eq!(unique[0].0.description, "run");
-        assert_eq!(unique[1].1, 2, "each kept tool comes with its index");
+        let declared = tools.declared_names(shorten_tool_name);
+        assert_eq!(
+            declared.declared,
+            [(0, "Bash".to_owned()), (2, "Read".to_owned())],
+            "the first of names equal ignoring case wins; each comes with its index"
+        );
 
         let messages = vec![
             Message::user(vec![text("go")]),
@@ -1600,8 +1594,8 @@ mod tests {
         ];
         let t = turns(&messages);
         assert_eq!(
-            declare_history_tools(unique.iter().map(|(tool, _)| *tool), &t),
-            ["Grep"]
+            history_tool_names(&t).collect::<Vec<_>>(),
+            ["READ", "Grep", "Grep"]
         );
 
         let set = build_tools(&tools, &t).unwrap();
@@ -1624,7 +1618,16 @@ mod tests {
             EMPTY_OBJECT_SCHEMA_JSON.as_bytes(),
             "`{{}}` reshaped"
         );
-        assert_eq!(set.to_client.get("Grep").map(String::as_str), Some("Grep"));
+        // Declared once; a call READ finds Read.
+        assert_eq!(set.kiro_name("READ"), Some("Read"));
+        assert_eq!(set.kiro_name("grep"), Some("Grep"));
+        assert_eq!(set.client_name("Grep"), "Grep");
+        assert!(set.renamed().is_empty(), "no name differs");
+        // The list's names are worked out once, for every request that sends it.
+        assert!(std::ptr::eq(
+            declared,
+            build_tools(&tools.clone(), &[]).unwrap().names
+        ));
 
         let unnamed = Tools::new(vec![tool(" ", "x", json!({}))]);
         assert!(build_tools(&unnamed, &[]).is_err());
@@ -1670,7 +1673,8 @@ mod tests {
 
         let tools = Tools::new(vec![tool(&long, "d", json!({}))]);
         let set = build_tools(&tools, &[]).unwrap();
-        assert_eq!(set.to_client.get(short.as_ref()), Some(&long));
+        assert_eq!(set.client_name(&short), long);
+        assert_eq!(set.renamed(), HashMap::from([(short.into_owned(), long)]));
     }
 
     #[test]

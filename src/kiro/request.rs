@@ -66,8 +66,8 @@ impl<'a> BuildOptions<'a> {
 pub struct KiroRequest {
     /// The JSON body.
     pub body: Vec<u8>,
-    /// Kiro tool name → client tool name, for every declared tool (names differ only when a
-    /// long name was shortened).
+    /// Kiro tool name → client tool name, for the declared tools whose names differ (a long
+    /// name shortened); any other name comes back as it was sent.
     pub tool_names: HashMap<String, String>,
     pub model_id: String,
     pub conversation_id: String,
@@ -153,6 +153,7 @@ pub fn build(req: &ChatRequest, opts: &BuildOptions<'_>) -> Result<KiroRequest, 
     }
 
     let conversation_id = conversation_id(opts.conversation_id);
+    let tool_names = tools.renamed();
     let body = Body {
         conversation_state: ConversationState {
             agent_continuation_id: uuid::Uuid::new_v4().to_string(),
@@ -189,7 +190,7 @@ pub fn build(req: &ChatRequest, opts: &BuildOptions<'_>) -> Result<KiroRequest, 
 
     Ok(KiroRequest {
         body: out,
-        tool_names: tools.to_client,
+        tool_names,
         model_id: model_id.to_owned(),
         conversation_id,
         thinking: thinking.is_some(),
@@ -1021,10 +1022,10 @@ mod tests {
             .map(|t| t["toolSpecification"]["name"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["Bash", short.as_str(), "Write", "Glob"]);
-        assert_eq!(built.tool_names.get(&short), Some(&long_name));
+        // Only the names that differ map back; the others come back as they are.
         assert_eq!(
-            built.tool_names.get("Bash").map(String::as_str),
-            Some("Bash")
+            built.tool_names,
+            HashMap::from([(short.clone(), long_name)])
         );
         let merged = &history[5]["assistantResponseMessage"];
         assert_eq!(merged["content"], "<thinking>hmm</thinking>");

@@ -25,7 +25,8 @@ const MAX_TOOL_INPUT_BYTES: usize = 8 * 1024 * 1024;
 pub struct AssemblerConfig {
     /// The client asked for thinking: split `<thinking>` blocks out of the text.
     pub thinking: bool,
-    /// Kiro tool name → the client's original name (names are shortened on the way up).
+    /// Kiro tool name → the client's original name, where they differ (names are shortened
+    /// on the way up).
     pub tool_names: HashMap<String, String>,
     /// The model's context window, to turn `contextUsagePercentage` into input tokens.
     pub context_window: u64,
