@@ -116,28 +116,40 @@ impl DeclaredNames {
     /// Declares `client` as `upstream`, unless a tool of that name, ignoring case, already is;
     /// true if it was declared.
     pub fn declare(&mut self, upstream: &str, client: &str) -> bool {
-        let key = client.to_lowercase();
-        if self.by_client.contains_key(&key) {
+        if self.upstream_name(client).is_some() {
             return false;
         }
         if upstream != client {
             self.renamed.insert(upstream.to_owned(), client.to_owned());
         }
-        self.by_client.insert(key, upstream.to_owned());
+        self.by_client
+            .insert(client.to_lowercase(), upstream.to_owned());
         true
     }
 
     /// The upstream name of a client's tool name, ignoring case.
     pub fn upstream_name(&self, client: &str) -> Option<&str> {
-        self.by_client
-            .get(&client.to_lowercase())
-            .map(String::as_str)
+        with_lowercase(client, |key| self.by_client.get(key).map(String::as_str))
     }
 
     /// The client's name of a declared upstream name.
     pub fn client_name<'n>(&'n self, upstream: &'n str) -> &'n str {
         self.renamed.get(upstream).map_or(upstream, String::as_str)
     }
+}
+
+/// Calls `f` with `name` lower-cased: on the stack when it is short ASCII, as tool names are
+/// (a history names a tool in each of its calls, hundreds in a long session).
+fn with_lowercase<T>(name: &str, f: impl FnOnce(&str) -> T) -> T {
+    let mut buf = [0u8; 64];
+    if let Some(lower) = buf.get_mut(..name.len()).filter(|_| name.is_ascii()) {
+        lower.copy_from_slice(name.as_bytes());
+        lower.make_ascii_lowercase();
+        if let Ok(lower) = std::str::from_utf8(lower) {
+            return f(lower);
+        }
+    }
+    f(&name.to_lowercase())
 }
 
 impl From<Vec<Tool>> for Tools {
@@ -175,6 +187,47 @@ mod tests {
             description: String::new(),
             input_schema: json!({"type": "object"}),
         }
+    }
+
+    #[test]
+    fn declared_names_ignore_case_and_map_back_the_renamed() {
+        let long = format!("Tool_{}", "é".repeat(40));
+        let tools = Tools::new(vec![tool("Bash"), tool("BASH"), tool(&long), tool("read")]);
+        fn shorten(name: &str) -> Cow<'_, str> {
+            if name.len() > 20 {
+                Cow::Owned(name.chars().take(8).collect())
+            } else {
+                Cow::Borrowed(name)
+            }
+        }
+        let names = tools.declared_names(shorten);
+        let short: String = long.chars().take(8).collect();
+        assert_eq!(
+            names.declared,
+            [
+                (0, "Bash".to_owned()),
+                (2, short.clone()),
+                (3, "read".to_owned())
+            ]
+        );
+        assert_eq!(names.upstream_name("bAsH"), Some("Bash"));
+        assert_eq!(names.upstream_name("READ"), Some("read"));
+        assert_eq!(
+            names.upstream_name(&long.to_uppercase()),
+            Some(short.as_str())
+        );
+        assert_eq!(names.upstream_name(&"x".repeat(65)), None);
+        assert_eq!(names.client_name(&short), long);
+        assert_eq!(names.client_name("Bash"), "Bash");
+        assert_eq!(names.renamed, HashMap::from([(short, long)]));
+
+        let mut more = names.clone();
+        assert!(
+            !more.declare("Read", "Read"),
+            "declared already, ignoring case"
+        );
+        assert!(more.declare("Grep", "Grep"));
+        assert_eq!(more.upstream_name("grep"), Some("Grep"));
     }
 
     #[test]
