@@ -8,7 +8,6 @@
 
 use std::fmt;
 
-use serde::de::{Deserializer as _, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -37,11 +36,8 @@ pub(crate) fn root_object_with_raw<'b>(
     body: &'b [u8],
     raw_key: &str,
 ) -> Result<(Obj, Option<&'b RawValue>)> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let parsed = de
-        .deserialize_map(RootVisitor { raw_key })
-        .and_then(|root| de.end().map(|()| root));
-    parsed.map_err(|e| not_a_root_object(body, e))
+    let (members, raw) = super::lean::root_object(body, raw_key, |_| 0)?;
+    Ok((members.into_obj(), raw))
 }
 
 /// Why `body`, which a streaming parse rejected with `e`, is not a JSON object: the messages
@@ -50,35 +46,6 @@ pub(crate) fn not_a_root_object(body: &[u8], e: serde_json::Error) -> GatewayErr
     root_object(body).err().unwrap_or_else(|| {
         GatewayError::invalid(format!("the request body is not valid JSON: {e}"))
     })
-}
-
-struct RootVisitor<'k> {
-    raw_key: &'k str,
-}
-
-impl<'de> Visitor<'de> for RootVisitor<'_> {
-    type Value = (Obj, Option<&'de RawValue>);
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(
-        self,
-        mut map: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
-        let mut obj = Obj::new();
-        let mut raw = None;
-        // As with a `Value`, a repeated key keeps its last value.
-        while let Some(key) = map.next_key::<String>()? {
-            if key == self.raw_key {
-                raw = Some(map.next_value::<&'de RawValue>()?);
-            } else {
-                obj.insert(key, map.next_value::<Value>()?);
-            }
-        }
-        Ok((obj, raw))
-    }
 }
 
 /// Where a value sits in the request body.

@@ -42,13 +42,7 @@ impl<'de> Node<'de> {
             Node::Value(value) => value,
             Node::Str(s) => Value::String(s.into_owned()),
             Node::Array(items) => Value::Array(items.into_iter().map(Node::into_value).collect()),
-            // As in a `Value`, a repeated key keeps its last value.
-            Node::Object(Members(members)) => Value::Object(
-                members
-                    .into_iter()
-                    .map(|(key, value)| (key.into_owned(), value.into_value()))
-                    .collect(),
-            ),
+            Node::Object(members) => Value::Object(members.into_obj()),
         }
     }
 
@@ -96,6 +90,14 @@ impl<'de> Fields for Members<'de> {
 }
 
 impl<'de> Members<'de> {
+    /// The same members as a `Value`'s map, where a repeated key keeps its last value.
+    pub(crate) fn into_obj(self) -> Obj {
+        self.0
+            .into_iter()
+            .map(|(key, value)| (key.into_owned(), value.into_value()))
+            .collect()
+    }
+
     /// Removes `key` and returns its value (the last one, if the key was repeated).
     pub(crate) fn take(&mut self, key: &str) -> Option<Node<'de>> {
         // A repeated key keeps its last value, and taking it takes them all, as from a
@@ -279,6 +281,27 @@ impl<'de> Visitor<'de> for Key {
 
     fn visit_string<E>(self, s: String) -> std::result::Result<Cow<'de, str>, E> {
         Ok(Cow::Owned(s))
+    }
+}
+
+/// A field that is either a text or a list (a message's `content`, a `system` prompt).
+pub(crate) enum TextOrItems<'de> {
+    Text(String),
+    Items(Vec<Node<'de>>),
+}
+
+/// `node` as a text or a list; anything else is a 400 saying it should be `expected`.
+pub(crate) fn text_or_items<'de>(
+    node: Node<'de>,
+    at: &Path,
+    expected: &str,
+) -> Result<TextOrItems<'de>> {
+    match node.into_string() {
+        Ok(text) => Ok(TextOrItems::Text(text)),
+        Err(other) => other
+            .into_items()
+            .map(TextOrItems::Items)
+            .map_err(|other| wrong_kind(at, expected, other.kind())),
     }
 }
 

@@ -13,14 +13,16 @@ use serde_json::{Map, Value};
 use crate::chat::{
     Block, ChatRequest, Document, Image, Message, SessionHints, ThinkingConfig, Tool, ToolChoice,
 };
-use crate::dialect::fields::{
-    self, get, invalid, require, wrong_kind, Field as _, Path, Result, ROOT,
-};
+use crate::dialect::fields::{self, get, invalid, require, Field as _, Path, Result, ROOT};
 use crate::dialect::lean::{
-    self, any, array, boolean, object, object_map, string, unsigned, Members, Node,
+    self, any, array, boolean, object, object_map, string, text_or_items, unsigned, Members, Node,
+    TextOrItems,
 };
 use crate::dialect::tool_cache::shared_tools;
 use crate::dialect::{Dialect, RequestHints};
+
+/// What a message's or a document's `content` must be.
+const CONTENT: &str = "a string or an array of content blocks";
 
 /// Claude Code's first system block: per-request billing metadata, not instructions.
 const BILLING_MARKER: &str = "x-anthropic-billing-header:";
@@ -136,22 +138,15 @@ fn parse_message(raw: Node, at: &Path, system: &mut Vec<String>) -> Result<Optio
 
 /// A message's `content`: a plain string or an array of blocks.
 fn parse_content(content: Node, at: &Path, system: &mut Vec<String>) -> Result<Vec<Block>> {
-    match content.into_string() {
-        Ok(text) => Ok(vec![Block::Text(text)]),
-        Err(other) => match other.into_items() {
-            Ok(raw) => {
-                let mut blocks = Vec::with_capacity(raw.len());
-                for (i, block) in raw.into_iter().enumerate() {
-                    parse_block(block, &at.index(i), &mut blocks, system)?;
-                }
-                Ok(blocks)
+    match text_or_items(content, at, CONTENT)? {
+        TextOrItems::Text(text) => Ok(vec![Block::Text(text)]),
+        TextOrItems::Items(raw) => {
+            let mut blocks = Vec::with_capacity(raw.len());
+            for (i, block) in raw.into_iter().enumerate() {
+                parse_block(block, &at.index(i), &mut blocks, system)?;
             }
-            Err(other) => Err(wrong_kind(
-                at,
-                "a string or an array of content blocks",
-                other.kind(),
-            )),
-        },
+            Ok(blocks)
+        }
     }
 }
 
@@ -250,30 +245,21 @@ fn parse_document(mut obj: Members, at: &Path) -> Result<Vec<Block>> {
 
 /// The inline `content` of a document: a string, or text and image blocks.
 fn document_content(content: Node, at: &Path) -> Result<Vec<Block>> {
-    match content.into_string() {
-        Ok(text) => Ok(vec![Block::Text(text)]),
-        Err(other) => match other.into_items() {
-            Ok(raw) => {
-                let mut blocks = Vec::with_capacity(raw.len());
-                for (i, block) in raw.into_iter().enumerate() {
-                    let block_at = at.index(i);
-                    let mut block = object(block, &block_at)?;
-                    match require(&mut block, &block_at, "type", lean::str)?.as_ref() {
-                        "text" => blocks
-                            .push(Block::Text(require(&mut block, &block_at, "text", string)?)),
-                        "image" => blocks.push(Block::Image(parse_image(block, &block_at)?)),
-                        _ => {}
-                    }
-                }
-                Ok(blocks)
-            }
-            Err(other) => Err(wrong_kind(
-                at,
-                "a string or an array of content blocks",
-                other.kind(),
-            )),
-        },
+    let raw = match text_or_items(content, at, CONTENT)? {
+        TextOrItems::Text(text) => return Ok(vec![Block::Text(text)]),
+        TextOrItems::Items(raw) => raw,
+    };
+    let mut blocks = Vec::with_capacity(raw.len());
+    for (i, block) in raw.into_iter().enumerate() {
+        let block_at = at.index(i);
+        let mut block = object(block, &block_at)?;
+        match require(&mut block, &block_at, "type", lean::str)?.as_ref() {
+            "text" => blocks.push(Block::Text(require(&mut block, &block_at, "text", string)?)),
+            "image" => blocks.push(Block::Image(parse_image(block, &block_at)?)),
+            _ => {}
+        }
     }
+    Ok(blocks)
 }
 
 /// A `tool_result` block. Text parts are joined with "\n"; images travel beside the text.
@@ -371,26 +357,17 @@ fn push_system(value: Node, at: &Path, system: &mut Vec<String>) -> Result<()> {
     if value.is_null() {
         return Ok(());
     }
-    match value.into_string() {
-        Ok(text) => push_system_text(text, system),
-        Err(other) => match other.into_items() {
-            Ok(blocks) => {
-                for (i, block) in blocks.into_iter().enumerate() {
-                    let block_at = at.index(i);
-                    let mut block = object(block, &block_at)?;
-                    if require(&mut block, &block_at, "type", lean::str)? == "text" {
-                        push_system_text(require(&mut block, &block_at, "text", string)?, system);
-                    }
+    match text_or_items(value, at, "a string or an array of text blocks")? {
+        TextOrItems::Text(text) => push_system_text(text, system),
+        TextOrItems::Items(blocks) => {
+            for (i, block) in blocks.into_iter().enumerate() {
+                let block_at = at.index(i);
+                let mut block = object(block, &block_at)?;
+                if require(&mut block, &block_at, "type", lean::str)? == "text" {
+                    push_system_text(require(&mut block, &block_at, "text", string)?, system);
                 }
             }
-            Err(other) => {
-                return Err(wrong_kind(
-                    at,
-                    "a string or an array of text blocks",
-                    other.kind(),
-                ))
-            }
-        },
+        }
     }
     Ok(())
 }
