@@ -206,11 +206,6 @@ fn bench_request(c: &mut Criterion) {
             b.iter(|| with_profile_arn(black_box(&built.body), Some(ARN)))
         });
     }
-    group.finish();
-    bench_cold_prepare(c, &settings, &hints, &store);
-
-    let mut group = c.benchmark_group("request");
-    group.measurement_time(Duration::from_secs(5));
     // The other CLIs' captured requests: 18 of Codex's 40 KB are its tool list, sent on every
     // turn; Gemini CLI's model and streaming come from the URL, and it names no session.
     let (gemini, model) = body::gemini_cli_body();
@@ -236,6 +231,7 @@ fn bench_request(c: &mut Criterion) {
         group.bench_function(format!("prepare/{name}"), |b| b.iter(prepare));
     }
     group.finish();
+    bench_cold_prepare(c, &settings, &hints, &store);
 }
 
 /// `prepare` as the running gateway meets it between paced events: every cache evicted (the

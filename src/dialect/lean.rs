@@ -56,13 +56,18 @@ impl<'de> Node<'de> {
         }
     }
 
-    /// The string, if the node is one.
-    pub(crate) fn into_string(self) -> std::result::Result<String, Node<'de>> {
+    /// The string, borrowed from the body when it can be, if the node is one.
+    pub(crate) fn into_str(self) -> std::result::Result<Cow<'de, str>, Node<'de>> {
         match self {
-            Node::Str(s) => Ok(s.into_owned()),
-            Node::Value(Value::String(s)) => Ok(s),
+            Node::Str(s) => Ok(s),
+            Node::Value(Value::String(s)) => Ok(Cow::Owned(s)),
             other => Err(other),
         }
+    }
+
+    /// The string, if the node is one.
+    pub(crate) fn into_string(self) -> std::result::Result<String, Node<'de>> {
+        self.into_str().map(Cow::into_owned)
     }
 
     /// An array's items, whether the array is lean or a `Value`; anything else is given back.
@@ -101,7 +106,8 @@ impl<'de> Members<'de> {
     /// Removes `key` and returns its value (the last one, if the key was repeated).
     pub(crate) fn take(&mut self, key: &str) -> Option<Node<'de>> {
         // A repeated key keeps its last value, and taking it takes them all, as from a
-        // `Value`'s map. Objects this lean are small.
+        // `Value`'s map. A parser takes each key once, so an object costs linear time even
+        // when a client sends thousands of members.
         let at = self.0.iter().rposition(|(k, _)| k == key)?;
         let (_, value) = self.0.swap_remove(at);
         if self.0.iter().any(|(k, _)| k == key) {
@@ -314,11 +320,8 @@ pub(crate) fn string(node: Node, at: &Path) -> Result<String> {
 
 /// A string only looked at (a `type`, a `role`): borrowed from the body when it can be.
 pub(crate) fn str<'de>(node: Node<'de>, at: &Path) -> Result<Cow<'de, str>> {
-    match node {
-        Node::Str(s) => Ok(s),
-        Node::Value(Value::String(s)) => Ok(Cow::Owned(s)),
-        other => Err(wrong_kind(at, "a string", other.kind())),
-    }
+    node.into_str()
+        .map_err(|other| wrong_kind(at, "a string", other.kind()))
 }
 
 pub(crate) fn boolean(node: Node, at: &Path) -> Result<bool> {
