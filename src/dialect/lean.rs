@@ -70,6 +70,15 @@ impl<'de> Node<'de> {
         self.into_str().map(Cow::into_owned)
     }
 
+    /// The string, if the node is one, without taking it.
+    pub(crate) fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::Str(s) => Some(s),
+            Node::Value(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     /// An array's items, whether the array is lean or a `Value`; anything else is given back.
     pub(crate) fn into_items(self) -> std::result::Result<Vec<Node<'de>>, Node<'de>> {
         match self {
@@ -101,6 +110,16 @@ impl<'de> Members<'de> {
             .into_iter()
             .map(|(key, value)| (key.into_owned(), value.into_value()))
             .collect()
+    }
+
+    /// The value of `key` (the last one, if the key was repeated), left in place.
+    pub(crate) fn get(&self, key: &str) -> Option<&Node<'de>> {
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Whether `key` is present with a value other than `null`.
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.get(key).is_some_and(|v| !v.is_null())
     }
 
     /// Removes `key` and returns its value (the last one, if the key was repeated).
@@ -328,6 +347,11 @@ pub(crate) fn boolean(node: Node, at: &Path) -> Result<bool> {
     fields::boolean(node.into_value(), at)
 }
 
+/// Any JSON number, kept as it was sent.
+pub(crate) fn number(node: Node, at: &Path) -> Result<Value> {
+    fields::number(node.into_value(), at)
+}
+
 pub(crate) fn unsigned(node: Node, at: &Path) -> Result<u64> {
     fields::unsigned(node.into_value(), at)
 }
@@ -418,6 +442,15 @@ mod tests {
         let item = at.index(0);
         let mut message = object(messages.remove(0), &item).expect("object");
         // A repeated key keeps its last value; null is absent.
+        assert_eq!(message.get("role").and_then(Node::as_str), Some("user"));
+        assert!(message.has("role") && !message.has("n") && !message.has("absent"));
+        assert_eq!(number(Node::Value(json!(2.5)), &item).unwrap(), json!(2.5));
+        assert_eq!(
+            number(Node::Str(Cow::Borrowed("1")), &item)
+                .unwrap_err()
+                .message,
+            "messages[0]: expected a number, got a string"
+        );
         assert_eq!(
             require(&mut message, &item, "role", string).unwrap(),
             "user"
