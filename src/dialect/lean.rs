@@ -125,10 +125,11 @@ impl<'de> Members<'de> {
     /// Removes `key` and returns its value (the last one, if the key was repeated).
     pub(crate) fn take(&mut self, key: &str) -> Option<Node<'de>> {
         // A repeated key keeps its last value, and taking it takes them all, as from a
-        // `Value`'s map. A parser takes each key once, so an object costs linear time even
-        // when a client sends thousands of members.
+        // `Value`'s map; so members keep their order (no `swap_remove`, which would put a
+        // later member before an earlier one of the same key). A parser takes each key it
+        // knows once, so an object costs linear time even when a client sends thousands.
         let at = self.0.iter().rposition(|(k, _)| k == key)?;
-        let (_, value) = self.0.swap_remove(at);
+        let (_, value) = self.0.remove(at);
         if self.0.iter().any(|(k, _)| k == key) {
             self.0.retain(|(k, _)| k != key);
         }
@@ -490,6 +491,20 @@ mod tests {
             array(Node::Value(json!([1, "a"])), &item).unwrap(),
             [Node::Value(json!(1)), Node::Value(json!("a"))]
         );
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value_after_other_takes() {
+        let body = r#"{"model": "m", "messages": [1], "x": 0, "messages": [2]}"#;
+        let (mut root, _) = parse(body).expect("object");
+        let plain = fields::root_object(body.as_bytes()).expect("object");
+        for key in ["model", "x", "messages"] {
+            assert_eq!(
+                root.take(key).map(Node::into_value).as_ref(),
+                plain.get(key)
+            );
+        }
+        assert_eq!(root, Members::default());
     }
 
     #[test]
