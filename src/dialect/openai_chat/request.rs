@@ -15,6 +15,10 @@
 //!   JSON-Schema functions only, and answering a custom call would need a wire shape the
 //!   function-call stream does not have. The model simply does not see them.
 //! - `reasoning_effort` becomes a thinking budget (see `thinking_for_effort`).
+//!
+//! The body is parsed once, into a [`lean`] tree down to the messages' content parts and tool
+//! calls (the bulk of a conversation is small objects there) and `Value`s below, and then
+//! taken apart by value, so strings move into the `ChatRequest` without copies.
 
 use serde_json::{Map, Value};
 
@@ -23,11 +27,17 @@ use crate::chat::{
     ToolChoice, Tools,
 };
 use crate::dialect::fields::{
-    any, array, boolean, get, invalid, kind, object, require, root_object_with_raw, string,
-    unsigned, wrong_type, Obj, Path, Result, ROOT,
+    self, get, invalid, kind, require, wrong_kind, Field as _, Path, Result, ROOT,
+};
+use crate::dialect::lean::{
+    self, array, boolean, object, object_map, string, text_or_items, unsigned, Members, Node,
+    TextOrItems,
 };
 use crate::dialect::tool_cache::shared_tools;
 use crate::dialect::{Dialect, RequestHints};
+
+/// What a user, assistant or tool message's `content` must be.
+const CONTENT: &str = "a string or an array of content parts";
 
 /// Longest session key accepted for account stickiness; longer ones are ignored, so a client
 /// cannot make the pool store arbitrary amounts of key material.
@@ -45,7 +55,7 @@ pub const ECHO_INCLUDE_USAGE: &str = "include_usage";
 
 /// Decodes a `POST /v1/chat/completions` body.
 pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    let (mut root, raw_tools) = root_object_with_raw(body, "tools")?;
+    let (mut root, raw_tools) = lean::root_object(body, "tools", lean_levels)?;
     let at = &ROOT;
 
     let model = require(&mut root, at, "model", string)?;
@@ -99,19 +109,20 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     if let Some(raw) = get(&mut root, at, "functions", array)? {
         let functions_at = at.key("functions");
         for (i, function) in raw.into_iter().enumerate() {
-            let function = parse_function(function, &functions_at.index(i))?;
+            // One lean level: each declaration is already a `Value`, as `tools` entries are.
+            let function = parse_function(function.into_value(), &functions_at.index(i))?;
             tools.make_mut().push(function);
         }
     }
-    let tool_choice = match root.remove("tool_choice") {
-        None | Some(Value::Null) => match root.remove("function_call") {
-            None | Some(Value::Null) => ToolChoice::Auto,
+    let tool_choice = match root.take("tool_choice").filter(|v| !v.is_null()) {
+        None => match root.take("function_call").filter(|v| !v.is_null()) {
+            None => ToolChoice::Auto,
             Some(value) => parse_function_call_choice(value, &at.key("function_call"))?,
         },
         Some(value) => parse_tool_choice(value, &at.key("tool_choice"), &mut tools)?,
     };
 
-    let thinking = match get(&mut root, at, "reasoning_effort", string)? {
+    let thinking = match get(&mut root, at, "reasoning_effort", lean::str)? {
         Some(effort) => thinking_for_effort(&effort, &at.key("reasoning_effort"))?,
         None => None,
     };
@@ -141,6 +152,19 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
             .then(|| Value::Object(Map::from_iter([(ECHO_INCLUDE_USAGE.into(), true.into())]))),
         shared_echo: None,
     })
+}
+
+/// How many levels of each top-level member are parsed lean. `messages`: the list (1), a
+/// message (2), its `content` and `tool_calls` (3), a part or a call (4), a part's `image_url`
+/// or `file` and a call's `function` (5), and the strings in those (6), so a call's `name` and
+/// `arguments` are borrowed from the body until taken. `response_format` and `tool_choice` down
+/// to their inner object (a schema stays a `Value`); other objects one level.
+fn lean_levels(key: &str) -> u8 {
+    match key {
+        "messages" => 6,
+        "response_format" | "tool_choice" => 2,
+        _ => 1,
+    }
 }
 
 /// `reasoning_effort` → thinking. `none` and `minimal` mean no reasoning.
@@ -181,19 +205,19 @@ struct Conversation {
 }
 
 impl Conversation {
-    fn push(&mut self, raw: Value, at: &Path) -> Result<()> {
+    fn push(&mut self, raw: Node, at: &Path) -> Result<()> {
         let mut obj = object(raw, at)?;
-        let role = require(&mut obj, at, "role", string)?;
-        match role.as_str() {
+        let role = require(&mut obj, at, "role", lean::str)?;
+        match role.as_ref() {
             "system" | "developer" => {
-                let content = require(&mut obj, at, "content", any)?;
+                let content = require(&mut obj, at, "content", lean::node)?;
                 let text = system_text(content, &at.key("content"))?;
                 if !text.trim().is_empty() {
                     self.system.push(text);
                 }
             }
             "user" => {
-                let content = require(&mut obj, at, "content", any)?;
+                let content = require(&mut obj, at, "content", lean::node)?;
                 let blocks = user_content(content, &at.key("content"))?;
                 if !blocks.is_empty() {
                     self.push_message(Message::user(blocks));
@@ -207,13 +231,13 @@ impl Conversation {
             }
             "tool" => {
                 let tool_use_id = require(&mut obj, at, "tool_call_id", string)?;
-                let content = get(&mut obj, at, "content", any)?;
+                let content = get(&mut obj, at, "content", lean::node)?;
                 let result = tool_result(tool_use_id, content, &at.key("content"))?;
                 self.push_tool_result(result);
             }
             "function" => {
-                let name = require(&mut obj, at, "name", string)?;
-                let content = get(&mut obj, at, "content", any)?;
+                let name = require(&mut obj, at, "name", lean::str)?;
+                let content = get(&mut obj, at, "content", lean::node)?;
                 let id = self.answer_function(&name);
                 let result = tool_result(id, content, &at.key("content"))?;
                 self.push_tool_result(result);
@@ -249,14 +273,14 @@ impl Conversation {
     }
 
     /// An assistant message: reasoning first, then text, then tool calls.
-    fn assistant(&mut self, mut obj: Obj, at: &Path) -> Result<Message> {
+    fn assistant(&mut self, mut obj: Members, at: &Path) -> Result<Message> {
         let mut blocks = Vec::new();
         if let Some(reasoning) = get(&mut obj, at, "reasoning_content", string)? {
             if !reasoning.is_empty() {
                 blocks.push(Block::Thinking(reasoning));
             }
         }
-        if let Some(content) = get(&mut obj, at, "content", any)? {
+        if let Some(content) = get(&mut obj, at, "content", lean::node)? {
             assistant_content(content, &at.key("content"), &mut blocks)?;
         }
         if let Some(calls) = get(&mut obj, at, "tool_calls", array)? {
@@ -287,35 +311,33 @@ impl Conversation {
 }
 
 /// A system or developer message: a string or text parts, joined by newlines.
-fn system_text(content: Value, at: &Path) -> Result<String> {
-    match content {
-        Value::String(text) => Ok(text),
-        Value::Array(parts) => {
-            let mut texts = Vec::with_capacity(parts.len());
-            for (i, part) in parts.into_iter().enumerate() {
-                let part_at = at.index(i);
-                let mut part = object(part, &part_at)?;
-                match require(&mut part, &part_at, "type", string)?.as_str() {
-                    "text" => texts.push(require(&mut part, &part_at, "text", string)?),
-                    other => {
-                        return Err(invalid(
-                            &part_at.key("type"),
-                            format_args!("system messages take text parts only, not {other:?}"),
-                        ))
-                    }
-                }
+fn system_text(content: Node, at: &Path) -> Result<String> {
+    let parts = match text_or_items(content, at, "a string or an array of text parts")? {
+        TextOrItems::Text(text) => return Ok(text),
+        TextOrItems::Items(parts) => parts,
+    };
+    let mut texts = Vec::with_capacity(parts.len());
+    for (i, part) in parts.into_iter().enumerate() {
+        let part_at = at.index(i);
+        let mut part = object(part, &part_at)?;
+        match require(&mut part, &part_at, "type", lean::str)?.as_ref() {
+            "text" => texts.push(require(&mut part, &part_at, "text", string)?),
+            other => {
+                return Err(invalid(
+                    &part_at.key("type"),
+                    format_args!("system messages take text parts only, not {other:?}"),
+                ))
             }
-            Ok(texts.join("\n"))
         }
-        other => Err(wrong_type(at, "a string or an array of text parts", &other)),
     }
+    Ok(join_lines(texts))
 }
 
 /// A user message's content: a string or an array of parts.
-fn user_content(content: Value, at: &Path) -> Result<Vec<Block>> {
-    match content {
-        Value::String(text) => Ok(vec![Block::Text(text)]),
-        Value::Array(parts) => {
+fn user_content(content: Node, at: &Path) -> Result<Vec<Block>> {
+    match text_or_items(content, at, CONTENT)? {
+        TextOrItems::Text(text) => Ok(vec![Block::Text(text)]),
+        TextOrItems::Items(parts) => {
             let mut blocks = Vec::with_capacity(parts.len());
             for (i, part) in parts.into_iter().enumerate() {
                 if let Some(block) = user_part(part, &at.index(i))? {
@@ -324,26 +346,23 @@ fn user_content(content: Value, at: &Path) -> Result<Vec<Block>> {
             }
             Ok(blocks)
         }
-        other => Err(wrong_type(
-            at,
-            "a string or an array of content parts",
-            &other,
-        )),
     }
 }
 
 /// One content part. Unknown part types newer than this code are skipped.
-fn user_part(raw: Value, at: &Path) -> Result<Option<Block>> {
+fn user_part(raw: Node, at: &Path) -> Result<Option<Block>> {
     let mut part = object(raw, at)?;
-    let block = match require(&mut part, at, "type", string)?.as_str() {
+    let block = match require(&mut part, at, "type", lean::str)?.as_ref() {
         "text" => Block::Text(require(&mut part, at, "text", string)?),
         "image_url" => {
             let image_at = at.key("image_url");
             // The object form is the API; a bare string is a common client shortcut.
-            let url = match require(&mut part, at, "image_url", any)? {
-                Value::String(url) => url,
-                Value::Object(mut image) => require(&mut image, &image_at, "url", string)?,
-                other => return Err(wrong_type(&image_at, "an object", &other)),
+            let url = match require(&mut part, at, "image_url", lean::node)?.into_string() {
+                Ok(url) => url,
+                Err(image) => {
+                    let mut image = object(image, &image_at)?;
+                    require(&mut image, &image_at, "url", string)?
+                }
             };
             Block::Image(image_from_url(url, &image_at.key("url"))?)
         }
@@ -377,44 +396,35 @@ fn user_part(raw: Value, at: &Path) -> Result<Option<Block>> {
 }
 
 /// An assistant's `content`: a string, or text and refusal parts.
-fn assistant_content(content: Value, at: &Path, blocks: &mut Vec<Block>) -> Result<()> {
-    match content {
-        Value::String(text) => {
+fn assistant_content(content: Node, at: &Path, blocks: &mut Vec<Block>) -> Result<()> {
+    let parts = match text_or_items(content, at, CONTENT)? {
+        TextOrItems::Text(text) => {
             if !text.is_empty() {
                 blocks.push(Block::Text(text));
             }
+            return Ok(());
         }
-        Value::Array(parts) => {
-            for (i, part) in parts.into_iter().enumerate() {
-                let part_at = at.index(i);
-                let mut part = object(part, &part_at)?;
-                match require(&mut part, &part_at, "type", string)?.as_str() {
-                    "text" => {
-                        blocks.push(Block::Text(require(&mut part, &part_at, "text", string)?))
-                    }
-                    "refusal" => blocks.push(Block::Text(require(
-                        &mut part, &part_at, "refusal", string,
-                    )?)),
-                    _ => {}
-                }
-            }
-        }
-        other => {
-            return Err(wrong_type(
-                at,
-                "a string or an array of content parts",
-                &other,
-            ))
+        TextOrItems::Items(parts) => parts,
+    };
+    for (i, part) in parts.into_iter().enumerate() {
+        let part_at = at.index(i);
+        let mut part = object(part, &part_at)?;
+        match require(&mut part, &part_at, "type", lean::str)?.as_ref() {
+            "text" => blocks.push(Block::Text(require(&mut part, &part_at, "text", string)?)),
+            "refusal" => blocks.push(Block::Text(require(
+                &mut part, &part_at, "refusal", string,
+            )?)),
+            _ => {}
         }
     }
     Ok(())
 }
 
 /// One entry of an assistant's `tool_calls`.
-fn tool_call(raw: Value, at: &Path) -> Result<Block> {
+fn tool_call(raw: Node, at: &Path) -> Result<Block> {
     let mut call = object(raw, at)?;
     let id = require(&mut call, at, "id", string)?;
-    match get(&mut call, at, "type", string)?.as_deref() {
+    match get(&mut call, at, "type", lean::str)?.as_deref() {
         None | Some("function") => {
             let function = require(&mut call, at, "function", object)?;
             let (name, input) = function_body(function, &at.key("function"))?;
@@ -436,14 +446,15 @@ fn tool_call(raw: Value, at: &Path) -> Result<Block> {
     }
 }
 
-/// `{name, arguments}` of a tool or legacy function call; `arguments` is a JSON string.
-fn function_body(mut function: Obj, at: &Path) -> Result<(String, Value)> {
+/// `{name, arguments}` of a tool or legacy function call; `arguments` is a JSON string, parsed
+/// straight from the body's text when it has no escapes.
+fn function_body(mut function: Members, at: &Path) -> Result<(String, Value)> {
     let name = require(&mut function, at, "name", string)?;
     let arguments_at = at.key("arguments");
-    let input = match get(&mut function, at, "arguments", any)? {
+    let input = match get(&mut function, at, "arguments", lean::node)?.map(Node::into_str) {
         None => Value::Object(Map::new()),
-        Some(Value::String(json)) if json.trim().is_empty() => Value::Object(Map::new()),
-        Some(Value::String(json)) => match serde_json::from_str::<Value>(&json) {
+        Some(Ok(json)) if json.trim().is_empty() => Value::Object(Map::new()),
+        Some(Ok(json)) => match serde_json::from_str::<Value>(&json) {
             Ok(input @ Value::Object(_)) => input,
             Ok(other) => {
                 return Err(invalid(
@@ -459,20 +470,25 @@ fn function_body(mut function: Obj, at: &Path) -> Result<(String, Value)> {
             }
         },
         // Not the API, but some clients send the object itself.
-        Some(Value::Object(input)) => Value::Object(input),
-        Some(other) => return Err(wrong_type(&arguments_at, "a JSON string", &other)),
+        Some(Err(input @ (Node::Object(_) | Node::Value(Value::Object(_))))) => {
+            Value::Object(object_map(input, &arguments_at)?)
+        }
+        Some(Err(other)) => return Err(wrong_kind(&arguments_at, "a JSON string", other.kind())),
     };
     Ok((name, input))
 }
 
 /// A `tool` (or legacy `function`) message's content → a tool result.
-fn tool_result(tool_use_id: String, content: Option<Value>, at: &Path) -> Result<Block> {
-    let mut texts = Vec::new();
+fn tool_result(tool_use_id: String, content: Option<Node>, at: &Path) -> Result<Block> {
     let mut images = Vec::new();
-    match content {
-        None => {}
-        Some(Value::String(text)) => texts.push(text),
-        Some(Value::Array(parts)) => {
+    let content = match content
+        .map(|content| text_or_items(content, at, CONTENT))
+        .transpose()?
+    {
+        None => String::new(),
+        Some(TextOrItems::Text(text)) => text,
+        Some(TextOrItems::Items(parts)) => {
+            let mut texts = Vec::with_capacity(parts.len());
             for (i, part) in parts.into_iter().enumerate() {
                 let part_at = at.index(i);
                 match user_part(part, &part_at)? {
@@ -487,21 +503,23 @@ fn tool_result(tool_use_id: String, content: Option<Value>, at: &Path) -> Result
                     None => {}
                 }
             }
+            join_lines(texts)
         }
-        Some(other) => {
-            return Err(wrong_type(
-                at,
-                "a string or an array of content parts",
-                &other,
-            ))
-        }
-    }
+    };
     Ok(Block::ToolResult {
         tool_use_id,
-        content: texts.join("\n"),
+        content,
         is_error: false,
         images,
     })
+}
+
+/// `texts` joined by newlines; a single text is moved, not copied.
+fn join_lines(texts: Vec<String>) -> String {
+    match <[String; 1]>::try_from(texts) {
+        Ok([text]) => text,
+        Err(texts) => texts.join("\n"),
+    }
 }
 
 /// An `image_url`: only inline `data:` URLs can be forwarded.
@@ -553,15 +571,16 @@ fn starts_with_ci(text: &str, prefix: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Tools
 
-/// `tools`: function tools; custom tools are dropped (see the module docs).
+/// `tools`: function tools; custom tools are dropped (see the module docs). Parsed from
+/// `Value`s, as [`shared_tools`] hands them over.
 fn parse_tools(raw: Vec<Value>, at: &Path) -> Result<Vec<Tool>> {
     let mut tools = Vec::with_capacity(raw.len());
     for (i, tool) in raw.into_iter().enumerate() {
         let tool_at = at.index(i);
-        let mut obj = object(tool, &tool_at)?;
-        match get(&mut obj, &tool_at, "type", string)?.as_deref() {
+        let mut obj = fields::object(tool, &tool_at)?;
+        match get(&mut obj, &tool_at, "type", fields::string)?.as_deref() {
             None | Some("function") => {
-                let function = require(&mut obj, &tool_at, "function", any)?;
+                let function = require(&mut obj, &tool_at, "function", fields::any)?;
                 tools.push(parse_function(function, &tool_at.key("function"))?);
             }
             _ => {}
@@ -572,15 +591,15 @@ fn parse_tools(raw: Vec<Value>, at: &Path) -> Result<Vec<Tool>> {
 
 /// A function declaration `{name, description, parameters}` (also the legacy `functions[]`).
 fn parse_function(raw: Value, at: &Path) -> Result<Tool> {
-    let mut function = object(raw, at)?;
-    let name = require(&mut function, at, "name", string)?;
+    let mut function = fields::object(raw, at)?;
+    let name = require(&mut function, at, "name", fields::string)?;
     if name.is_empty() {
         return Err(invalid(&at.key("name"), "must not be empty"));
     }
     Ok(Tool {
         name,
-        description: get(&mut function, at, "description", string)?.unwrap_or_default(),
-        input_schema: get(&mut function, at, "parameters", object)?
+        description: get(&mut function, at, "description", fields::string)?.unwrap_or_default(),
+        input_schema: get(&mut function, at, "parameters", fields::object)?
             .map(Value::Object)
             .unwrap_or_else(empty_object_schema),
     })
@@ -595,13 +614,13 @@ fn empty_object_schema() -> Value {
 
 /// `tool_choice`: `"auto" | "none" | "required"`, a named function, or `allowed_tools`, which
 /// narrows `tools` to the allowed ones.
-fn parse_tool_choice(value: Value, at: &Path, tools: &mut Tools) -> Result<ToolChoice> {
-    let mut obj = match value {
-        Value::String(mode) => return choice_mode(&mode, at),
-        Value::Object(obj) => obj,
-        other => return Err(wrong_type(at, "a string or an object", &other)),
+fn parse_tool_choice(value: Node, at: &Path, tools: &mut Tools) -> Result<ToolChoice> {
+    let mut obj = match value.into_str() {
+        Ok(mode) => return choice_mode(&mode, at),
+        Err(value @ (Node::Object(_) | Node::Value(Value::Object(_)))) => object(value, at)?,
+        Err(other) => return Err(wrong_kind(at, "a string or an object", other.kind())),
     };
-    match require(&mut obj, at, "type", string)?.as_str() {
+    match require(&mut obj, at, "type", lean::str)?.as_ref() {
         "function" => {
             let function_at = at.key("function");
             let mut function = require(&mut obj, at, "function", object)?;
@@ -615,7 +634,7 @@ fn parse_tool_choice(value: Value, at: &Path, tools: &mut Tools) -> Result<ToolC
         "allowed_tools" => {
             let allowed_at = at.key("allowed_tools");
             let mut allowed = require(&mut obj, at, "allowed_tools", object)?;
-            let mode = get(&mut allowed, &allowed_at, "mode", string)?;
+            let mode = get(&mut allowed, &allowed_at, "mode", lean::str)?;
             let list_at = allowed_at.key("tools");
             let mut names = Vec::new();
             for (i, entry) in require(&mut allowed, &allowed_at, "tools", array)?
@@ -660,21 +679,24 @@ fn choice_mode(mode: &str, at: &Path) -> Result<ToolChoice> {
 }
 
 /// The legacy `function_call`: `"auto" | "none"` or `{"name": …}`.
-fn parse_function_call_choice(value: Value, at: &Path) -> Result<ToolChoice> {
-    match value {
-        Value::String(mode) if mode == "auto" || mode == "none" => choice_mode(&mode, at),
-        Value::String(other) => Err(invalid(
+fn parse_function_call_choice(value: Node, at: &Path) -> Result<ToolChoice> {
+    match value.into_str() {
+        Ok(mode) if mode == "auto" || mode == "none" => choice_mode(&mode, at),
+        Ok(other) => Err(invalid(
             at,
             format_args!("unknown mode {other:?} (expected auto or none)"),
         )),
-        Value::Object(mut obj) => Ok(ToolChoice::Tool(require(&mut obj, at, "name", string)?)),
-        other => Err(wrong_type(at, "a string or an object", &other)),
+        Err(value @ (Node::Object(_) | Node::Value(Value::Object(_)))) => {
+            let mut obj = object(value, at)?;
+            Ok(ToolChoice::Tool(require(&mut obj, at, "name", string)?))
+        }
+        Err(other) => Err(wrong_kind(at, "a string or an object", other.kind())),
     }
 }
 
 /// `response_format`: `json_schema` gives its schema, `json_object` any JSON object.
-fn parse_response_format(mut format: Obj, at: &Path) -> Result<Option<Value>> {
-    match require(&mut format, at, "type", string)?.as_str() {
+fn parse_response_format(mut format: Members, at: &Path) -> Result<Option<Value>> {
+    match require(&mut format, at, "type", lean::str)?.as_ref() {
         "text" => Ok(None),
         "json_object" => Ok(Some(Value::Object(Map::from_iter([(
             "type".to_owned(),
@@ -684,7 +706,7 @@ fn parse_response_format(mut format: Obj, at: &Path) -> Result<Option<Value>> {
             let schema_at = at.key("json_schema");
             let mut json_schema = require(&mut format, at, "json_schema", object)?;
             Ok(Some(
-                get(&mut json_schema, &schema_at, "schema", object)?
+                get(&mut json_schema, &schema_at, "schema", object_map)?
                     .map(Value::Object)
                     .unwrap_or_else(empty_object_schema),
             ))
@@ -1221,6 +1243,43 @@ mod tests {
             err.message
         );
         assert!(parse(b"", &RequestHints::default()).is_err());
+    }
+
+    #[test]
+    fn escapes_and_repeated_keys_read_as_from_a_value() {
+        // Escaped keys and strings are unescaped; a repeated key keeps its last value.
+        let body = br#"{"model": "m", "messages": [
+            {"role": "system", "role": "us\u0065r",
+             "content": [{"typ\u0065": "t\u0065xt", "text": "a\"b"}]},
+            {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f",
+             "name": "g", "arguments": "{\"q\": \"x\\ny\"}"}}]},
+            {"role": "tool", "tool_call_id": "c", "content": [{"type": "text", "text": "one"}]}],
+            "tool_choice": null, "function_call": {"name": "g"},
+            "response_format": {"type": "json_schema",
+             "json_schema": {"schema": {"type": "object", "required": ["q"]}}}}"#;
+        let req = parse(body, &RequestHints::default()).unwrap();
+        assert_eq!(
+            req.messages,
+            [
+                Message::user(vec![text("a\"b")]),
+                Message::assistant(vec![Block::ToolUse {
+                    id: "c".into(),
+                    name: "g".into(),
+                    input: json!({"q": "x\ny"})
+                }]),
+                Message::user(vec![Block::ToolResult {
+                    tool_use_id: "c".into(),
+                    content: "one".into(),
+                    is_error: false,
+                    images: vec![],
+                }]),
+            ]
+        );
+        assert_eq!(req.tool_choice, ToolChoice::Tool("g".into()));
+        assert_eq!(
+            req.response_schema,
+            Some(json!({"type": "object", "required": ["q"]}))
+        );
     }
 
     #[test]
