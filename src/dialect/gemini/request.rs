@@ -6,8 +6,15 @@
 //! part the upstream cannot carry (audio, file URIs), is a 400 naming its path, e.g.
 //! `contents[2].parts[0].inlineData.mimeType`.
 //!
+//! The body is parsed once, into a [`lean`] tree down to the parts' fields (the bulk of a
+//! conversation is small objects there) and `Value`s below (a call's `args`, a response's
+//! `response`, schemas: all kept as JSON), and then taken apart by value, so strings move into
+//! the `ChatRequest` without copies.
+//!
 //! The model comes from the URL (`/v1beta/models/{model}:generateContent`) and streaming from
 //! the method; `alt=sse` (SSE rather than a JSON array) travels to the writer in `echo`.
+
+use std::borrow::Cow;
 
 use serde_json::{json, Value};
 
@@ -17,11 +24,12 @@ use crate::chat::{
     Tool, ToolChoice, Tools,
 };
 use crate::dialect::fields::{
-    self, any, array, boolean, invalid, missing, object, root_object, root_object_with_raw, string,
-    wrong_type, Obj, Path, Result, ROOT,
+    self, invalid, missing, wrong_kind, Field as _, Fields, Path, Result, ROOT,
 };
-use crate::dialect::tool_cache::shared_tools;
+use crate::dialect::lean::{self, any, array, boolean, object, object_map, string, Members, Node};
+use crate::dialect::tool_cache::{parse_raw, shared_tools};
 use crate::dialect::{Dialect, RequestHints};
+use crate::json::push_json_value;
 
 /// Longest session key accepted for account stickiness.
 const MAX_SESSION_KEY_LEN: usize = 256;
@@ -62,7 +70,7 @@ impl Echo {
 
 /// Decodes a `generateContent` / `streamGenerateContent` body.
 pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    let (root, raw_tools) = root_object_with_raw(body, "tools")?;
+    let (root, raw_tools) = lean::root_object(body, "tools", lean_levels)?;
     let tools = shared_tools(Dialect::Gemini, raw_tools, &ROOT.key("tools"), parse_tools)?;
     parse_root(root, tools, hints, true)
 }
@@ -70,32 +78,70 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
 /// Decodes a `countTokens` body: `{"contents":[…]}`, or a whole request under
 /// `generateContentRequest`. Empty contents are allowed (they count as one token).
 pub(crate) fn parse_count_tokens(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    let mut root = root_object(body)?;
-    let mut root = match get(&mut root, &ROOT, "generateContentRequest", object)? {
-        Some(inner) => inner,
-        None => root,
+    // The lean parse leaves `tools` raw; it is parsed here rather than through the shared
+    // cache, as before: a count is answered locally, and a wrapped request ignores it.
+    let (mut root, raw_tools) = lean::root_object(body, "tools", count_tokens_levels)?;
+    let tools_at = ROOT.key("tools");
+    let (root, tools) = match get(&mut root, &ROOT, "generateContentRequest", object)? {
+        // The outer `tools` goes with the outer object, as before.
+        Some(mut inner) => {
+            let tools = get(&mut inner, &ROOT, "tools", |node, at| {
+                fields::array(node.into_value(), at)
+            })?;
+            (inner, tools)
+        }
+        None => {
+            let tools = raw_tools.map(parse_raw).transpose()?;
+            (root, fields::convert(tools, &ROOT, "tools", fields::array)?)
+        }
     };
-    let tools = match get(&mut root, &ROOT, "tools", array)? {
-        Some(raw) => parse_tools(raw, &ROOT.key("tools"))?.into(),
+    let tools = match tools {
+        Some(raw) => parse_tools(raw, &tools_at)?.into(),
         None => Tools::default(),
     };
     parse_root(root, tools, hints, false)
 }
 
+/// How many levels of each top-level member are parsed lean: `contents` down to the parts'
+/// fields (an `inlineData` or `functionCall` object is lean, its `args` a `Value`),
+/// `systemInstruction` down to its parts' texts, the configs down to the strings they
+/// compare, anything else one level.
+fn lean_levels(key: &str) -> u8 {
+    match key {
+        "contents" => 5,
+        "systemInstruction" | "system_instruction" => 4,
+        "toolConfig" | "tool_config" => 3,
+        "generationConfig" | "generation_config" => 2,
+        _ => 1,
+    }
+}
+
+/// [`lean_levels`], with a whole request one level down under `generateContentRequest`.
+fn count_tokens_levels(key: &str) -> u8 {
+    match key {
+        "generateContentRequest" | "generate_content_request" => 6,
+        other => lean_levels(other),
+    }
+}
+
 /// The request without its `tools`, which come parsed (and possibly shared).
 fn parse_root(
-    mut root: Obj,
+    mut root: Members,
     mut tools: Tools,
     hints: &RequestHints,
     need_contents: bool,
 ) -> Result<ChatRequest> {
     let at = &ROOT;
-    let body_model = get(&mut root, at, "model", string)?;
+    let body_model = get(&mut root, at, "model", lean::str)?;
     let model = hints
         .path_model
-        .clone()
+        .as_deref()
+        .map(Cow::Borrowed)
         .or(body_model)
-        .map(|m| m.strip_prefix("models/").map(str::to_owned).unwrap_or(m))
+        .map(|m| match m.strip_prefix("models/") {
+            Some(name) => name.to_owned(),
+            None => m.into_owned(),
+        })
         .filter(|m| !m.is_empty())
         .ok_or_else(|| {
             GatewayError::invalid(
@@ -104,7 +150,7 @@ fn parse_root(
         })?;
 
     let mut system = Vec::new();
-    if let Some(instruction) = get(&mut root, at, "systemInstruction", any)? {
+    if let Some(instruction) = get(&mut root, at, "systemInstruction", lean::node)? {
         push_system(instruction, &at.key("systemInstruction"), &mut system)?;
     }
 
@@ -164,14 +210,15 @@ fn is_sse(query: &str) -> bool {
 }
 
 /// `systemInstruction`: a `Content` (its `role` is ignored) or, leniently, a plain string.
-fn push_system(value: Value, at: &Path, system: &mut Vec<String>) -> Result<()> {
-    let mut content = match value {
-        Value::String(text) => {
+fn push_system(value: Node, at: &Path, system: &mut Vec<String>) -> Result<()> {
+    let mut content = match value.into_str() {
+        Ok(text) => {
             push_text(text, system);
             return Ok(());
         }
-        Value::Object(content) => content,
-        other => return Err(wrong_type(at, "a Content object", &other)),
+        Err(Node::Object(content)) => content,
+        Err(Node::Value(Value::Object(content))) => content.into(),
+        Err(other) => return Err(wrong_kind(at, "a Content object", other.kind())),
     };
     let parts_at = at.key("parts");
     for (i, part) in get(&mut content, at, "parts", array)?
@@ -182,7 +229,7 @@ fn push_system(value: Value, at: &Path, system: &mut Vec<String>) -> Result<()> 
         let part_at = parts_at.index(i);
         let mut part = object(part, &part_at)?;
         let thought = get(&mut part, &part_at, "thought", boolean)?.unwrap_or(false);
-        if let Some(text) = get(&mut part, &part_at, "text", string)? {
+        if let Some(text) = get(&mut part, &part_at, "text", lean::str)? {
             if !thought {
                 push_text(text, system);
             }
@@ -191,9 +238,10 @@ fn push_system(value: Value, at: &Path, system: &mut Vec<String>) -> Result<()> 
     Ok(())
 }
 
-fn push_text(text: String, system: &mut Vec<String>) {
+/// Keeps a system text unless it is blank; only a kept one is copied out of the body.
+fn push_text(text: Cow<str>, system: &mut Vec<String>) {
     if !text.trim().is_empty() {
-        system.push(text);
+        system.push(text.into_owned());
     }
 }
 
@@ -214,10 +262,14 @@ struct OpenCall {
 impl Calls {
     /// The id for a function response.
     fn answer(&mut self, id: Option<String>, name: &str, turn: usize, n: usize) -> String {
-        if let Some(id) = id.as_deref() {
-            if let Some(call) = self.open.iter_mut().find(|c| c.id == id) {
-                call.answered = true;
-                return call.id.clone();
+        if let Some(call) = id
+            .as_deref()
+            .and_then(|id| self.open.iter_mut().find(|c| c.id == id))
+        {
+            call.answered = true;
+            // The response's own id is the same text, so it serves without a copy.
+            if let Some(id) = id {
+                return id;
             }
         }
         if let Some(call) = self.open.iter_mut().find(|c| !c.answered && c.name == name) {
@@ -232,16 +284,19 @@ impl Calls {
 
 /// A call id that is the same every time the client replays the same history.
 fn synthetic_id(kind: &str, name: &str, turn: usize, n: usize) -> String {
-    let name: String = name.chars().take(MAX_ID_NAME_CHARS).collect();
-    format!("{kind}_{turn}_{n}_{name}")
+    let end = name
+        .char_indices()
+        .nth(MAX_ID_NAME_CHARS)
+        .map_or(name.len(), |(at, _)| at);
+    format!("{kind}_{turn}_{n}_{}", &name[..end])
 }
 
 /// One entry of `contents`. A turn left with no usable part is dropped.
-fn parse_content(raw: Value, at: &Path, turn: usize, calls: &mut Calls) -> Result<Option<Message>> {
+fn parse_content(raw: Node, at: &Path, turn: usize, calls: &mut Calls) -> Result<Option<Message>> {
     let mut content = object(raw, at)?;
     // A single-turn request may omit the role; `function`/`tool` are older spellings of the
     // user turn that carries function responses.
-    let role = match get(&mut content, at, "role", string)?.as_deref() {
+    let role = match get(&mut content, at, "role", lean::str)?.as_deref() {
         None | Some("user" | "function" | "tool") => Role::User,
         Some("model") => Role::Assistant,
         Some(other) => {
@@ -269,7 +324,7 @@ fn parse_content(raw: Value, at: &Path, turn: usize, calls: &mut Calls) -> Resul
 /// One `Part`. Its kind is whichever data field it carries; `thoughtSignature` (including Gemini
 /// CLI's `skip_thought_signature_validator`) and metadata fields are ignored.
 fn parse_part(
-    raw: Value,
+    raw: Node,
     at: &Path,
     role: Role,
     turn: usize,
@@ -324,8 +379,8 @@ fn parse_part(
 }
 
 /// `inlineData`: images, PDFs and text documents; other media are refused.
-fn inline_data(mut data: Obj, at: &Path) -> Result<Block> {
-    let mime_type = require(&mut data, at, "mimeType", string)?;
+fn inline_data(mut data: Members, at: &Path) -> Result<Block> {
+    let mime_type = require(&mut data, at, "mimeType", lean::str)?;
     let payload = require(&mut data, at, "data", string)?;
     let media_type = mime_type.trim().to_ascii_lowercase();
     if media_type.starts_with("image/") {
@@ -349,12 +404,12 @@ fn inline_data(mut data: Obj, at: &Path) -> Result<Block> {
 }
 
 /// `functionCall {id?, name, args?}`; a missing id gets a stable synthetic one.
-fn function_call(mut call: Obj, at: &Path, turn: usize, n: usize) -> Result<Block> {
+fn function_call(mut call: Members, at: &Path, turn: usize, n: usize) -> Result<Block> {
     let name = require(&mut call, at, "name", string)?;
     if name.is_empty() {
         return Err(invalid(&at.key("name"), "must not be empty"));
     }
-    let input = get(&mut call, at, "args", object)?.unwrap_or_default();
+    let input = get(&mut call, at, "args", object_map)?.unwrap_or_default();
     let id = get(&mut call, at, "id", string)?
         .filter(|id| !id.is_empty())
         .unwrap_or_else(|| synthetic_id("call", &name, turn, n));
@@ -368,13 +423,13 @@ fn function_call(mut call: Obj, at: &Path, turn: usize, n: usize) -> Result<Bloc
 /// `functionResponse {id?, name, response, parts?}`. The response object travels as JSON
 /// text; one with an `error` and no `output` (the documented convention) is a failed call.
 fn function_response(
-    mut response: Obj,
+    mut response: Members,
     at: &Path,
     pair: impl FnOnce(Option<String>, &str) -> String,
 ) -> Result<Block> {
     let name = require(&mut response, at, "name", string)?;
     let id = get(&mut response, at, "id", string)?.filter(|id| !id.is_empty());
-    let body = get(&mut response, at, "response", object)?.unwrap_or_default();
+    let body = get(&mut response, at, "response", object_map)?.unwrap_or_default();
     let is_error = body.contains_key("error") && !body.contains_key("output");
     let mut images = Vec::new();
     let parts_at = at.key("parts");
@@ -397,28 +452,33 @@ fn function_response(
             }
         }
     }
+    // Compact JSON, as `Value`'s `Display` writes it, but into a buffer sized like
+    // `serde_json::to_string`'s rather than one grown from 8 bytes.
+    let mut content = Vec::with_capacity(128);
+    push_json_value(&mut content, &Value::Object(body));
     Ok(Block::ToolResult {
         tool_use_id: pair(id, &name),
-        // `Value`'s `Display` is its compact JSON and cannot fail.
-        content: Value::Object(body).to_string(),
+        // JSON written from `str`s is UTF-8; the lossy branch is never taken.
+        content: String::from_utf8(content)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         is_error,
         images,
     })
 }
 
 /// Code the built-in code-execution tool ran: kept as text so the history stays readable.
-fn executable_code(mut code: Obj, at: &Path) -> Result<Block> {
-    let language = get(&mut code, at, "language", string)?
+fn executable_code(mut code: Members, at: &Path) -> Result<Block> {
+    let language = get(&mut code, at, "language", lean::str)?
         .filter(|l| l != "LANGUAGE_UNSPECIFIED")
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let code = require(&mut code, at, "code", string)?;
+    let code = require(&mut code, at, "code", lean::str)?;
     Ok(Block::Text(format!("```{language}\n{code}\n```")))
 }
 
-fn code_execution_result(mut result: Obj, at: &Path) -> Result<Block> {
-    let outcome = get(&mut result, at, "outcome", string)?.unwrap_or_default();
-    let output = get(&mut result, at, "output", string)?.unwrap_or_default();
+fn code_execution_result(mut result: Members, at: &Path) -> Result<Block> {
+    let outcome = get(&mut result, at, "outcome", lean::str)?.unwrap_or_default();
+    let output = get(&mut result, at, "output", lean::str)?.unwrap_or_default();
     Ok(Block::Text(format!(
         "Code execution result ({outcome}):\n{output}"
     )))
@@ -426,27 +486,31 @@ fn code_execution_result(mut result: Obj, at: &Path) -> Result<Block> {
 
 /// `tools[].functionDeclarations`. Google's own tools (`googleSearch`, `codeExecution`,
 /// `urlContext`…) run inside Google and are dropped.
+///
+/// `tools` is left raw by the root's parse and parsed here, once per distinct list
+/// ([`shared_tools`]), into `Value`s: its schemas are kept as JSON anyway.
 fn parse_tools(raw: Vec<Value>, at: &Path) -> Result<Vec<Tool>> {
     let mut tools = Vec::new();
     for (i, tool) in raw.into_iter().enumerate() {
         let tool_at = at.index(i);
-        let mut tool = object(tool, &tool_at)?;
+        let mut tool = fields::object(tool, &tool_at)?;
         let declarations_at = tool_at.key("functionDeclarations");
-        let declarations = get(&mut tool, &tool_at, "functionDeclarations", array)?;
+        let declarations = get(&mut tool, &tool_at, "functionDeclarations", fields::array)?;
         for (j, declaration) in declarations.unwrap_or_default().into_iter().enumerate() {
             let decl_at = declarations_at.index(j);
-            let mut decl = object(declaration, &decl_at)?;
-            let name = require(&mut decl, &decl_at, "name", string)?;
+            let mut decl = fields::object(declaration, &decl_at)?;
+            let name = require(&mut decl, &decl_at, "name", fields::string)?;
             if name.is_empty() {
                 return Err(invalid(&decl_at.key("name"), "must not be empty"));
             }
-            let schema = match get(&mut decl, &decl_at, "parametersJsonSchema", any)? {
+            let schema = match get(&mut decl, &decl_at, "parametersJsonSchema", fields::any)? {
                 Some(schema) => Some(schema),
-                None => get(&mut decl, &decl_at, "parameters", any)?,
+                None => get(&mut decl, &decl_at, "parameters", fields::any)?,
             };
             tools.push(Tool {
                 name,
-                description: get(&mut decl, &decl_at, "description", string)?.unwrap_or_default(),
+                description: get(&mut decl, &decl_at, "description", fields::string)?
+                    .unwrap_or_default(),
                 input_schema: schema
                     .map(schema::to_json_schema)
                     .unwrap_or_else(empty_object_schema),
@@ -467,12 +531,12 @@ fn empty_object_schema() -> Value {
 /// in the history stay valid: the Kiro normaliser declares the tools the history uses.) `ANY`
 /// with exactly one allowed name forces that function; `VALIDATED` only constrains decoding at
 /// Google and means `AUTO` here.
-fn parse_tool_config(mut config: Obj, at: &Path, tools: &mut Tools) -> Result<ToolChoice> {
+fn parse_tool_config(mut config: Members, at: &Path, tools: &mut Tools) -> Result<ToolChoice> {
     let fc_at = at.key("functionCallingConfig");
     let Some(mut fc) = get(&mut config, at, "functionCallingConfig", object)? else {
         return Ok(ToolChoice::Auto);
     };
-    let mode = get(&mut fc, &fc_at, "mode", string)?
+    let mode = get(&mut fc, &fc_at, "mode", lean::str)?
         .unwrap_or_default()
         .to_ascii_uppercase();
     let names_at = fc_at.key("allowedFunctionNames");
@@ -521,10 +585,10 @@ struct Generation {
 
 /// `generationConfig`. Sampling knobs (temperature, topP, topK, stopSequences, seed,
 /// candidateCount…) have no Kiro equivalent and are ignored.
-fn parse_generation_config(mut config: Obj, at: &Path) -> Result<Generation> {
+fn parse_generation_config(mut config: Members, at: &Path) -> Result<Generation> {
     let max_tokens = get(&mut config, at, "maxOutputTokens", integer)?
         .map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX));
-    let mime_type = get(&mut config, at, "responseMimeType", string)?;
+    let mime_type = get(&mut config, at, "responseMimeType", lean::str)?;
     let schema = match get(&mut config, at, "responseJsonSchema", any)? {
         Some(schema) => Some(schema),
         None => get(&mut config, at, "responseSchema", any)?,
@@ -554,10 +618,10 @@ fn parse_generation_config(mut config: Obj, at: &Path) -> Result<Generation> {
 /// `thinkingConfig`: a budget of 0 turns reasoning off, -1 lets the model decide, a level maps
 /// to an effort. `includeThoughts` alone asks for reasoning at the default effort (Gemini models
 /// reason by default; the flag only shows it).
-fn parse_thinking(mut config: Obj, at: &Path) -> Result<(Option<ThinkingConfig>, bool)> {
+fn parse_thinking(mut config: Members, at: &Path) -> Result<(Option<ThinkingConfig>, bool)> {
     let include = get(&mut config, at, "includeThoughts", boolean)?.unwrap_or(false);
     let budget = get(&mut config, at, "thinkingBudget", integer)?;
-    let level = get(&mut config, at, "thinkingLevel", string)?;
+    let level = get(&mut config, at, "thinkingLevel", lean::str)?;
     let adaptive = |effort: &str| ThinkingConfig::Adaptive {
         effort: effort.to_owned(),
     };
@@ -595,21 +659,47 @@ fn session_hints(header: Option<&str>) -> SessionHints {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Field access ([`crate::dialect::fields`]) with proto JSON's second spelling of every name.
+// Field access ([`crate::dialect::fields`]) with proto JSON's second spelling of every name,
+// on lean objects ([`Members`]) and on `tools`' `Value` maps alike.
 
 /// Removes `name` (lowerCamelCase) from `obj`, or its proto-JSON `snake_case` spelling.
-fn take(obj: &mut Obj, name: &str) -> Option<Value> {
-    let camel = obj.remove(name);
+fn take<F: Fields>(obj: &mut F, name: &str) -> Option<F::Item> {
+    let camel = obj.take(name);
     if camel.as_ref().is_some_and(|v| !v.is_null()) || !name.bytes().any(|b| b.is_ascii_uppercase())
     {
         return camel;
     }
-    obj.remove(&snake_case(name)).or(camel)
+    with_snake_case(name, |snake| obj.take(snake)).or(camel)
 }
 
-/// Whether `obj` has `name` in either spelling (without taking it).
-fn part_has(obj: &Obj, name: &str) -> bool {
-    obj.contains_key(name) || obj.contains_key(&snake_case(name))
+/// Whether `obj` has `name` in either spelling (without taking it), even as `null`.
+fn part_has(obj: &Members, name: &str) -> bool {
+    obj.get(name).is_some() || with_snake_case(name, |snake| obj.get(snake).is_some())
+}
+
+/// Calls `f` with the `snake_case` spelling of `name`, spelled on the stack: it is looked up
+/// for every absent field of every part, so a `String` each time would add up.
+fn with_snake_case<R>(name: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 64];
+    let mut len = 0;
+    for b in name.bytes() {
+        let spelled = [b'_', b.to_ascii_lowercase()];
+        let spelled = if b.is_ascii_uppercase() {
+            &spelled[..]
+        } else {
+            &[b][..]
+        };
+        let Some(into) = buf.get_mut(len..len + spelled.len()) else {
+            return f(&snake_case(name));
+        };
+        into.copy_from_slice(spelled);
+        len += spelled.len();
+    }
+    // Only ASCII bytes were replaced, so the bytes are still UTF-8.
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(snake) => f(snake),
+        Err(_) => f(&snake_case(name)),
+    }
 }
 
 fn snake_case(name: &str) -> String {
@@ -627,33 +717,32 @@ fn snake_case(name: &str) -> String {
 
 /// Takes `name` (either spelling) out of `obj` and converts it; absent and `null` are both
 /// `None`.
-fn get<T>(
-    obj: &mut Obj,
+fn get<F: Fields, T>(
+    obj: &mut F,
     at: &Path,
     name: &str,
-    convert: impl FnOnce(Value, &Path) -> Result<T>,
+    convert: impl FnOnce(F::Item, &Path) -> Result<T>,
 ) -> Result<Option<T>> {
     fields::convert(take(obj, name), at, name, convert)
 }
 
 /// Like [`get`], for a field that must be present.
-fn require<T>(
-    obj: &mut Obj,
+fn require<F: Fields, T>(
+    obj: &mut F,
     at: &Path,
     name: &str,
-    convert: impl FnOnce(Value, &Path) -> Result<T>,
+    convert: impl FnOnce(F::Item, &Path) -> Result<T>,
 ) -> Result<T> {
     get(obj, at, name, convert)?.ok_or_else(|| missing(&at.key(name)))
 }
 
 /// An integer; proto JSON allows it as a decimal string too.
-fn integer(value: Value, at: &Path) -> Result<i64> {
-    let parsed = match &value {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+fn integer(node: Node, at: &Path) -> Result<i64> {
+    let parsed = match &node {
+        Node::Value(Value::Number(n)) => n.as_i64(),
+        other => other.as_str().and_then(|s| s.trim().parse().ok()),
     };
-    parsed.ok_or_else(|| wrong_type(at, "an integer", &value))
+    parsed.ok_or_else(|| wrong_kind(at, "an integer", node.kind()))
 }
 
 #[cfg(test)]
@@ -1371,5 +1460,41 @@ mod tests {
                 assert_eq!(req.messages.len(), 1, "{name}");
             }
         }
+    }
+
+    #[test]
+    fn count_tokens_bodies() {
+        let names = |body: Value| -> Result<Vec<String>> {
+            let req = parse_count_tokens(body.to_string().as_bytes(), &hints())?;
+            Ok(req.tools.iter().map(|t| t.name.clone()).collect())
+        };
+        let decls = |name: &str| json!([{"functionDeclarations": [{"name": name}]}]);
+        assert_eq!(
+            names(json!({"contents": [], "tools": decls("a")})).unwrap(),
+            ["a"]
+        );
+        // A wrapped request brings its own tools; the outer ones go with the outer object.
+        for wrapper in ["generateContentRequest", "generate_content_request"] {
+            let body = json!({wrapper: {"contents": [{"parts": [{"text": "hi"}]}],
+                "tools": decls("inner")}, "tools": decls("outer")});
+            assert_eq!(names(body).unwrap(), ["inner"], "{wrapper}");
+        }
+        assert_eq!(names(json!({"tools": null})).unwrap(), Vec::<String>::new());
+        assert_eq!(
+            names(json!({"tools": {}})).unwrap_err().message,
+            "tools: expected an array, got an object"
+        );
+        assert_eq!(
+            names(json!({"generateContentRequest": {"tools": "x"}}))
+                .unwrap_err()
+                .message,
+            "tools: expected an array, got a string"
+        );
+        assert_eq!(
+            names(json!({"generateContentRequest": []}))
+                .unwrap_err()
+                .message,
+            "generateContentRequest: expected an object, got an array"
+        );
     }
 }
