@@ -9,6 +9,13 @@
 //! strict where the input is simply wrong (a 400 naming the field, e.g. `input[2].call_id`).
 //! The fields the response object must echo are kept in [`ChatRequest::echo`] (see
 //! [`super::ECHO_RESPONSE`]).
+//!
+//! The body is parsed once, into a [`lean`] tree down to the fields of `input`'s content parts
+//! (the bulk of a conversation is small objects there), and taken apart by value: types and
+//! roles are compared where they lie in the body, texts are copied once, into the
+//! `ChatRequest`. The echoed objects stay `Value`s, as the echo keeps them.
+
+use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
@@ -18,8 +25,11 @@ use crate::chat::{
     Block, ChatRequest, Document, Image, Message, Role, SessionHints, ThinkingConfig, ToolChoice,
 };
 use crate::dialect::fields::{
-    any, boolean, get, get_str, invalid, number, object, require, root_object_with_raw, string,
-    unsigned, wrong_type, Obj, Path, Result, ROOT,
+    get, get_str, invalid, require, wrong_kind, wrong_type, Field as _, Obj, Path, Result, ROOT,
+};
+use crate::dialect::lean::{
+    self, boolean, node, number, object, object_map, string, text_or_items, unsigned, Members,
+    Node, TextOrItems,
 };
 use crate::dialect::RequestHints;
 
@@ -27,9 +37,12 @@ use crate::dialect::RequestHints;
 /// cannot make the pool store arbitrary amounts of key material.
 const MAX_SESSION_KEY_LEN: usize = 256;
 
+/// What a message's `content` must be.
+const CONTENT: &str = "a string or an array of content parts";
+
 /// Decodes a `POST /v1/responses` body.
 pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
-    let (mut root, raw_tools) = root_object_with_raw(body, "tools")?;
+    let (mut root, raw_tools) = lean::root_object(body, "tools", lean_levels)?;
     let at = &ROOT;
 
     let model = require(&mut root, at, "model", string)?;
@@ -47,7 +60,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
             "stored prompt templates are not supported here; send the prompt in `input`",
         ),
     ] {
-        if root.get(field).is_some_and(|v| !v.is_null()) {
+        if root.has(field) {
             return Err(invalid(&at.key(field), what));
         }
     }
@@ -55,8 +68,9 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     // The fields the response object echoes, type-checked; `output.rs` fills the defaults.
     let mut echo = Map::new();
     let max_output_tokens = get(&mut root, at, "max_output_tokens", unsigned)?;
-    let previous_response_id = get(&mut root, at, "previous_response_id", string)?;
-    let prompt_cache_key = get(&mut root, at, "prompt_cache_key", string)?;
+    // Both are copied into the echo, and otherwise only looked at.
+    let previous_response_id = get(&mut root, at, "previous_response_id", lean::str)?;
+    let prompt_cache_key = get(&mut root, at, "prompt_cache_key", lean::str)?;
     echo_some(
         &mut echo,
         "max_output_tokens",
@@ -65,12 +79,12 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     echo_some(
         &mut echo,
         "previous_response_id",
-        previous_response_id.clone().map(Value::from),
+        previous_response_id.as_deref().map(Value::from),
     );
     echo_some(
         &mut echo,
         "prompt_cache_key",
-        prompt_cache_key.clone().map(Value::from),
+        prompt_cache_key.as_deref().map(Value::from),
     );
     for field in ["store", "parallel_tool_calls"] {
         let value = get(&mut root, at, field, boolean)?;
@@ -84,11 +98,13 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         let value = get(&mut root, at, field, string)?;
         echo_some(&mut echo, field, value.map(Value::from));
     }
-    let metadata = get(&mut root, at, "metadata", object)?;
+    let metadata = get(&mut root, at, "metadata", object_map)?;
     echo_some(&mut echo, "metadata", metadata.map(Value::Object));
 
     let mut system = Vec::new();
-    let instructions = root.remove("instructions").unwrap_or(Value::Null);
+    let instructions = root
+        .take("instructions")
+        .map_or(Value::Null, Node::into_value);
     push_instructions(&instructions, &at.key("instructions"), &mut system)?;
     echo_some(
         &mut echo,
@@ -96,14 +112,14 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         Some(instructions).filter(|v| !v.is_null()),
     );
 
-    let reasoning = get(&mut root, at, "reasoning", object)?;
+    let reasoning = get(&mut root, at, "reasoning", object_map)?;
     let thinking = match &reasoning {
         Some(obj) => parse_reasoning(obj, &at.key("reasoning"))?,
         None => None,
     };
     echo_some(&mut echo, "reasoning", reasoning.map(Value::Object));
 
-    let text = get(&mut root, at, "text", object)?;
+    let text = get(&mut root, at, "text", object_map)?;
     let response_schema = match &text {
         Some(obj) => parse_text_format(obj, &at.key("text"))?,
         None => None,
@@ -114,29 +130,26 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     let mut pending: Vec<PendingTool> = Vec::new();
 
     let input_at = at.key("input");
-    let (input_text, input) = match root.remove("input") {
-        None | Some(Value::Null) if previous_response_id.is_some() => (None, Vec::new()),
-        None | Some(Value::Null) => return Err(invalid(&input_at, "field required")),
-        Some(Value::String(text)) => (Some(text), Vec::new()),
-        Some(Value::Array(items)) => (None, items),
-        Some(other) => {
-            return Err(wrong_type(
-                &input_at,
-                "a string or an array of input items",
-                &other,
-            ))
+    let (input_text, mut input) = match root.take("input").filter(|v| !v.is_null()) {
+        None if previous_response_id.is_some() => (None, Vec::new()),
+        None => return Err(invalid(&input_at, "field required")),
+        Some(input) => {
+            match text_or_items(input, &input_at, "a string or an array of input items")? {
+                TextOrItems::Text(text) => (Some(text), Vec::new()),
+                TextOrItems::Items(items) => (None, items),
+            }
         }
     };
-    // Codex sends the tools of models it knows in an `additional_tools` input item.
-    for (i, item) in input.iter().enumerate() {
-        if item.get("type").and_then(Value::as_str) == Some("additional_tools") {
+    // Codex sends the tools of models it knows in an `additional_tools` input item. Items are
+    // lean objects at the depth `input` is parsed to; the tools are taken out, as parsing the
+    // item later ignores them.
+    for (i, item) in input.iter_mut().enumerate() {
+        let Node::Object(item) = item else { continue };
+        if item.get("type").and_then(Node::as_str) == Some("additional_tools") {
             let item_at = input_at.index(i);
-            if let Some(tools) = item.get("tools").filter(|t| !t.is_null()) {
-                let tools_at = item_at.key("tools");
-                let tools = tools
-                    .as_array()
-                    .ok_or_else(|| wrong_type(&tools_at, "an array", tools))?;
-                ToolSet::collect(tools, &tools_at, &mut pending)?;
+            if let Some(tools) = get(item, &item_at, "tools", lean::array)? {
+                let tools: Vec<Value> = tools.into_iter().map(Node::into_value).collect();
+                ToolSet::collect(&tools, &item_at.key("tools"), &mut pending)?;
             }
         }
     }
@@ -161,8 +174,9 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         ));
     }
 
-    let tool_choice = match root.remove("tool_choice").filter(|v| !v.is_null()) {
+    let tool_choice = match root.take("tool_choice").filter(|v| !v.is_null()) {
         Some(value) => {
+            let value = value.into_value();
             let choice = parse_tool_choice(&value, &at.key("tool_choice"), &tool_set)?;
             echo.insert("tool_choice".into(), value);
             choice
@@ -189,6 +203,20 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         echo: Some(Value::Object(private)),
         shared_echo: declared.sent.clone(),
     })
+}
+
+/// How many levels of each top-level member are parsed lean.
+fn lean_levels(key: &str) -> u8 {
+    match key {
+        // The list (1), an item (2), its `content`, `output` or `summary` (3), a part (4) and
+        // the part's fields (5), whose strings then stay in the body until taken.
+        "input" => 5,
+        // Echoed as sent, so `Value`s in the end anyway.
+        "instructions" | "metadata" | "reasoning" | "text" | "tool_choice" => 0,
+        // Strings only copied or compared (`model`…), and what is only type-checked or ignored
+        // (`include`, `client_metadata`…), down to strings in a list or an object.
+        _ => 2,
+    }
 }
 
 /// Echoes `key` only when the client sent it: the response object shows defaults otherwise.
@@ -219,31 +247,40 @@ impl Conversation {
 /// One `input` item. Items of a type this code does not know, and the ones that mean nothing
 /// to Kiro (`item_reference`, `compaction`, hosted tool calls…), are dropped.
 fn parse_item(
-    mut obj: Obj,
+    mut obj: Members,
     at: &Path,
     tools: &ToolSet,
     conversation: &mut Conversation,
     system: &mut Vec<String>,
 ) -> Result<()> {
-    // `type` is optional on messages in the public API.
-    let item_type = match get(&mut obj, at, "type", string)? {
+    // `type` is optional on messages in the public API. A `role` of `null` still makes a
+    // message, one whose role is then missing.
+    let item_type = match get(&mut obj, at, "type", lean::str)? {
         Some(t) => t,
-        None if obj.contains_key("role") => "message".to_owned(),
+        None if obj.get("role").is_some() => Cow::Borrowed("message"),
         None => return Err(invalid(&at.key("type"), "field required")),
     };
-    match item_type.as_str() {
+    match item_type.as_ref() {
         "message" => parse_message(obj, at, conversation, system)?,
         "function_call" => {
             let call_id = require(&mut obj, at, "call_id", string)?;
-            let name = require(&mut obj, at, "name", string)?;
-            let namespace = get(&mut obj, at, "namespace", string)?;
-            let input = match get(&mut obj, at, "arguments", any)? {
+            let name = require(&mut obj, at, "name", lean::str)?;
+            let namespace = get(&mut obj, at, "namespace", lean::str)?;
+            let input = match get(&mut obj, at, "arguments", node)? {
                 None => Value::Object(Map::new()),
-                Some(Value::String(args)) => arguments_object(&call_id, args),
-                Some(args @ Value::Object(_)) => args,
-                Some(other) => {
-                    return Err(wrong_type(&at.key("arguments"), "a JSON string", &other))
-                }
+                Some(args) => match args.into_str() {
+                    Ok(args) => arguments_object(&call_id, args),
+                    Err(args @ (Node::Object(_) | Node::Value(Value::Object(_)))) => {
+                        args.into_value()
+                    }
+                    Err(other) => {
+                        return Err(wrong_kind(
+                            &at.key("arguments"),
+                            "a JSON string",
+                            other.kind(),
+                        ))
+                    }
+                },
             };
             conversation.push(
                 Role::Assistant,
@@ -256,8 +293,8 @@ fn parse_item(
         }
         "custom_tool_call" => {
             let call_id = require(&mut obj, at, "call_id", string)?;
-            let name = require(&mut obj, at, "name", string)?;
-            let namespace = get(&mut obj, at, "namespace", string)?;
+            let name = require(&mut obj, at, "name", lean::str)?;
+            let namespace = get(&mut obj, at, "namespace", lean::str)?;
             let text = get(&mut obj, at, "input", string)?.unwrap_or_default();
             let mut input = Map::new();
             input.insert("input".into(), Value::String(text));
@@ -272,7 +309,7 @@ fn parse_item(
         }
         "function_call_output" | "custom_tool_call_output" => {
             let tool_use_id = require(&mut obj, at, "call_id", string)?;
-            let output = require(&mut obj, at, "output", any)?;
+            let output = require(&mut obj, at, "output", node)?;
             let (content, images) = tool_output(output, &at.key("output"))?;
             conversation.push(
                 Role::User,
@@ -286,7 +323,7 @@ fn parse_item(
         }
         "reasoning" => {
             // `encrypted_content` is OpenAI's own; only the readable text can travel.
-            let text = reasoning_text(&obj, at)?;
+            let text = reasoning_text(&mut obj, at)?;
             if !text.trim().is_empty() {
                 conversation.push(Role::Assistant, Block::Thinking(text));
             }
@@ -298,19 +335,19 @@ fn parse_item(
 
 /// A `message` item. `system` and `developer` messages join the system prompt.
 fn parse_message(
-    mut obj: Obj,
+    mut obj: Members,
     at: &Path,
     conversation: &mut Conversation,
     system: &mut Vec<String>,
 ) -> Result<()> {
-    let role = require(&mut obj, at, "role", string)?;
-    let content = require(&mut obj, at, "content", any)?;
+    let role = require(&mut obj, at, "role", lean::str)?;
+    let content = require(&mut obj, at, "content", node)?;
     let content_at = at.key("content");
-    let role = match role.as_str() {
+    let role = match role.as_ref() {
         "user" => Role::User,
         "assistant" => Role::Assistant,
         "system" | "developer" => {
-            return push_system(&content, &content_at, system);
+            return push_system(content, &content_at, system);
         }
         other => {
             return Err(invalid(
@@ -321,13 +358,13 @@ fn parse_message(
             ))
         }
     };
-    match content {
-        Value::String(text) => {
+    match text_or_items(content, &content_at, CONTENT)? {
+        TextOrItems::Text(text) => {
             if !text.is_empty() {
                 conversation.push(role, Block::Text(text));
             }
         }
-        Value::Array(parts) => {
+        TextOrItems::Items(parts) => {
             for (i, part) in parts.into_iter().enumerate() {
                 let part_at = content_at.index(i);
                 if let Some(block) = content_part(object(part, &part_at)?, &part_at)? {
@@ -335,21 +372,14 @@ fn parse_message(
                 }
             }
         }
-        other => {
-            return Err(wrong_type(
-                &content_at,
-                "a string or an array of content parts",
-                &other,
-            ))
-        }
     }
     Ok(())
 }
 
 /// One content part of a user or assistant message.
-fn content_part(mut part: Obj, at: &Path) -> Result<Option<Block>> {
-    let part_type = require(&mut part, at, "type", string)?;
-    Ok(match part_type.as_str() {
+fn content_part(mut part: Members, at: &Path) -> Result<Option<Block>> {
+    let part_type = require(&mut part, at, "type", lean::str)?;
+    Ok(match part_type.as_ref() {
         "input_text" | "output_text" | "text" => {
             let text = require(&mut part, at, "text", string)?;
             (!text.is_empty()).then_some(Block::Text(text))
@@ -364,14 +394,15 @@ fn content_part(mut part: Obj, at: &Path) -> Result<Option<Block>> {
 }
 
 /// An `input_image` part: only inline `data:` URLs can be forwarded.
-fn input_image(part: &mut Obj, at: &Path) -> Result<Image> {
+fn input_image(part: &mut Members, at: &Path) -> Result<Image> {
     let url_at = at.key("image_url");
-    match get(part, at, "image_url", string)? {
+    // Only its pieces are kept, so the URL itself stays in the body.
+    match get(part, at, "image_url", lean::str)? {
         Some(url) => {
-            let (media_type, data) = data_url(url, &url_at, "image")?;
+            let (media_type, data) = data_url(&url, &url_at, "image")?;
             Ok(Image { media_type, data })
         }
-        None if part.get("file_id").is_some_and(|v| !v.is_null()) => Err(invalid(
+        None if part.has("file_id") => Err(invalid(
             &at.key("file_id"),
             "uploaded files are not supported; send the image inline as a base64 data: URL",
         )),
@@ -380,9 +411,9 @@ fn input_image(part: &mut Obj, at: &Path) -> Result<Image> {
 }
 
 /// An `input_file` part: inline `file_data` becomes a document (PDF) or text.
-fn input_file(part: &mut Obj, at: &Path) -> Result<Block> {
+fn input_file(part: &mut Members, at: &Path) -> Result<Block> {
     let data_at = at.key("file_data");
-    let Some(file_data) = get(part, at, "file_data", string)? else {
+    let Some(file_data) = get(part, at, "file_data", lean::str)? else {
         return Err(invalid(
             at,
             "only inline files are supported; send the file as `file_data` (a base64 data: URL)",
@@ -390,10 +421,10 @@ fn input_file(part: &mut Obj, at: &Path) -> Result<Block> {
     };
     let name = get(part, at, "filename", string)?;
     let (media_type, data) = if file_data.starts_with("data:") {
-        data_url(file_data, &data_at, "file")?
+        data_url(&file_data, &data_at, "file")?
     } else {
         // Bare base64, which the API also accepts for PDFs.
-        ("application/pdf".to_owned(), file_data)
+        ("application/pdf".to_owned(), file_data.into_owned())
     };
     Ok(Block::Document(Document {
         media_type,
@@ -403,7 +434,7 @@ fn input_file(part: &mut Obj, at: &Path) -> Result<Block> {
 }
 
 /// Splits `data:<type>;base64,<payload>`.
-fn data_url(url: String, at: &Path, what: &str) -> Result<(String, String)> {
+fn data_url(url: &str, at: &Path, what: &str) -> Result<(String, String)> {
     let unsupported = || {
         invalid(
             at,
@@ -431,53 +462,49 @@ fn data_url(url: String, at: &Path, what: &str) -> Result<(String, String)> {
 }
 
 /// A tool call's `output`: a string, or text and image parts. Other JSON is kept as text.
-fn tool_output(output: Value, at: &Path) -> Result<(String, Vec<Image>)> {
+fn tool_output(output: Node, at: &Path) -> Result<(String, Vec<Image>)> {
+    let parts = match output.into_string() {
+        // The common case, moved as it is.
+        Ok(text) => return Ok((text, Vec::new())),
+        Err(other) => match other.into_items() {
+            Ok(parts) => parts,
+            Err(other) => return Ok((other.into_value().to_string(), Vec::new())),
+        },
+    };
     let mut texts: Vec<String> = Vec::new();
     let mut images = Vec::new();
-    match output {
-        Value::String(text) => texts.push(text),
-        Value::Array(parts) => {
-            for (i, part) in parts.into_iter().enumerate() {
-                let part_at = at.index(i);
-                let mut part = object(part, &part_at)?;
-                match require(&mut part, &part_at, "type", string)?.as_str() {
-                    "input_text" | "output_text" | "text" => {
-                        texts.push(require(&mut part, &part_at, "text", string)?)
-                    }
-                    "input_image" => images.push(input_image(&mut part, &part_at)?),
-                    // Kiro tool results carry text and images only. Say so rather than let the
-                    // model believe the tool returned nothing.
-                    "input_file" => {
-                        texts.push("[file omitted: not supported in tool output]".into())
-                    }
-                    _ => {}
-                }
+    for (i, part) in parts.into_iter().enumerate() {
+        let part_at = at.index(i);
+        let mut part = object(part, &part_at)?;
+        match require(&mut part, &part_at, "type", lean::str)?.as_ref() {
+            "input_text" | "output_text" | "text" => {
+                texts.push(require(&mut part, &part_at, "text", string)?)
             }
+            "input_image" => images.push(input_image(&mut part, &part_at)?),
+            // Kiro tool results carry text and images only. Say so rather than let the
+            // model believe the tool returned nothing.
+            "input_file" => texts.push("[file omitted: not supported in tool output]".into()),
+            _ => {}
         }
-        other => texts.push(other.to_string()),
     }
     Ok((texts.join("\n"), images))
 }
 
 /// The readable text of a replayed `reasoning` item: its summary, else its raw content.
-fn reasoning_text(obj: &Obj, at: &Path) -> Result<String> {
-    let mut texts = Vec::new();
+fn reasoning_text(obj: &mut Members, at: &Path) -> Result<String> {
+    let mut texts: Vec<Cow<str>> = Vec::new();
     for field in ["summary", "content"] {
         let field_at = at.key(field);
-        match obj.get(field) {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(parts)) => {
-                for (i, part) in parts.iter().enumerate() {
-                    let part_at = field_at.index(i);
-                    let part = part
-                        .as_object()
-                        .ok_or_else(|| wrong_type(&part_at, "an object", part))?;
-                    if let Some(text) = get_str(part, &part_at, "text")? {
-                        texts.push(text);
-                    }
-                }
+        for (i, part) in get(obj, at, field, lean::array)?
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let part_at = field_at.index(i);
+            let mut part = object(part, &part_at)?;
+            if let Some(text) = get(&mut part, &part_at, "text", lean::str)? {
+                texts.push(text);
             }
-            Some(other) => return Err(wrong_type(&field_at, "an array", other)),
         }
         if !texts.is_empty() {
             break;
@@ -486,12 +513,13 @@ fn reasoning_text(obj: &Obj, at: &Path) -> Result<String> {
     Ok(texts.join("\n\n"))
 }
 
-/// `instructions`: a string, or message items whose text becomes system text.
+/// `instructions`: a string, or message items whose text becomes system text. Read in place,
+/// as the response object echoes them.
 fn push_instructions(value: &Value, at: &Path, system: &mut Vec<String>) -> Result<()> {
     match value {
         Value::Null => Ok(()),
         Value::String(text) => {
-            push_system_text(text, system);
+            push_system_text(text.into(), system);
             Ok(())
         }
         Value::Array(items) => {
@@ -501,7 +529,7 @@ fn push_instructions(value: &Value, at: &Path, system: &mut Vec<String>) -> Resu
                     .as_object()
                     .ok_or_else(|| wrong_type(&item_at, "an object", item))?;
                 if let Some(content) = obj.get("content") {
-                    push_system(content, &item_at.key("content"), system)?;
+                    push_instructions_content(content, &item_at.key("content"), system)?;
                 }
             }
             Ok(())
@@ -510,11 +538,12 @@ fn push_instructions(value: &Value, at: &Path, system: &mut Vec<String>) -> Resu
     }
 }
 
-/// System text from a message `content`: a string or text parts (other parts are ignored).
-fn push_system(content: &Value, at: &Path, system: &mut Vec<String>) -> Result<()> {
+/// System text from an `instructions` message's `content`: what [`push_system`] takes from a
+/// message item, read in place.
+fn push_instructions_content(content: &Value, at: &Path, system: &mut Vec<String>) -> Result<()> {
     match content {
         Value::Null => {}
-        Value::String(text) => push_system_text(text, system),
+        Value::String(text) => push_system_text(text.into(), system),
         Value::Array(parts) => {
             for (i, part) in parts.iter().enumerate() {
                 let part_at = at.index(i);
@@ -526,25 +555,47 @@ fn push_system(content: &Value, at: &Path, system: &mut Vec<String>) -> Result<(
                     Some("input_text" | "output_text" | "text")
                 ) {
                     if let Some(text) = get_str(part, &part_at, "text")? {
-                        push_system_text(text, system);
+                        push_system_text(text.into(), system);
                     }
                 }
             }
         }
-        other => {
-            return Err(wrong_type(
-                at,
-                "a string or an array of content parts",
-                other,
-            ))
+        other => return Err(wrong_type(at, CONTENT, other)),
+    }
+    Ok(())
+}
+
+/// System text from a `system` or `developer` message's `content`: a string or text parts
+/// (other parts are ignored).
+fn push_system(content: Node, at: &Path, system: &mut Vec<String>) -> Result<()> {
+    // Taken as borrowed, so blank texts cost nothing.
+    let parts = match content.into_str() {
+        Ok(text) => {
+            push_system_text(text, system);
+            return Ok(());
+        }
+        Err(other) => other
+            .into_items()
+            .map_err(|other| wrong_kind(at, CONTENT, other.kind()))?,
+    };
+    for (i, part) in parts.into_iter().enumerate() {
+        let part_at = at.index(i);
+        let mut part = object(part, &part_at)?;
+        if matches!(
+            get(&mut part, &part_at, "type", lean::str)?.as_deref(),
+            Some("input_text" | "output_text" | "text")
+        ) {
+            if let Some(text) = get(&mut part, &part_at, "text", lean::str)? {
+                push_system_text(text, system);
+            }
         }
     }
     Ok(())
 }
 
-fn push_system_text(text: &str, system: &mut Vec<String>) {
+fn push_system_text(text: Cow<str>, system: &mut Vec<String>) {
     if !text.trim().is_empty() {
-        system.push(text.to_owned());
+        system.push(text.into_owned());
     }
 }
 
@@ -619,7 +670,8 @@ fn parse_tool_choice(value: &Value, at: &Path, tools: &ToolSet) -> Result<ToolCh
 
 /// A function call's `arguments` as an object. OpenAI does not validate replayed arguments, so
 /// neither do we: text that is not a JSON object is kept under `arguments` rather than lost.
-fn arguments_object(call_id: &str, args: String) -> Value {
+/// Parsed where it lies in the body; copied only when kept as text.
+fn arguments_object(call_id: &str, args: Cow<str>) -> Value {
     if args.trim().is_empty() {
         return Value::Object(Map::new());
     }
@@ -631,7 +683,7 @@ fn arguments_object(call_id: &str, args: String) -> Value {
                 args.len()
             );
             let mut input = Map::new();
-            input.insert("arguments".into(), Value::String(args));
+            input.insert("arguments".into(), Value::String(args.into_owned()));
             Value::Object(input)
         }
     }
@@ -1010,6 +1062,81 @@ mod tests {
             ToolChoice::Any
         );
         assert_eq!(choice(json!({"type": "web_search"})), ToolChoice::Auto);
+    }
+
+    #[test]
+    fn escaped_keys_and_rarer_shapes_read_as_sent() {
+        // Escaped keys and values cannot be borrowed from the body; they read the same.
+        let body = r#"{"model": "m", "instructions": [{"content": [{"type": "input_text", "text": "Inst."}]}],
+            "input": [
+            {"ty\u0070e": "m\u0065ssage", "role": "developer", "content": [
+                {"type": "input_text", "text": "  "}, {"type": "input_text", "text": "Dev \"rules\"."}]},
+            {"role": "us\u0065r", "cont\u0065nt": [{"type": "input_text", "text": "a\nb"}]},
+            {"type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": "x"},
+                {"text": "y"}]},
+            {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{\"p\": \"\\u00e9\"}"},
+            {"type": "function_call", "call_id": "c2", "name": "f", "arguments": {"q": [1, {"r": null}]}},
+            {"type": "function_call_output", "call_id": "c1", "output": {"b": 1, "a": [true]}},
+            {"type": "function_call_output", "call_id": "c2", "output": [
+                {"type": "input_file"}, {"type": "output_text", "text": "t"}, {"type": "future"}]}
+        ]}"#;
+        let req = parse(body.as_bytes(), &RequestHints::default()).unwrap();
+        assert_eq!(req.system, ["Inst.", "Dev \"rules\"."]);
+        assert_eq!(
+            req.messages,
+            [
+                Message::user(vec![Block::Text("a\nb".into())]),
+                Message::assistant(vec![
+                    Block::Thinking("x\n\ny".into()),
+                    Block::ToolUse {
+                        id: "c1".into(),
+                        name: "f".into(),
+                        input: json!({"p": "é"}),
+                    },
+                    Block::ToolUse {
+                        id: "c2".into(),
+                        name: "f".into(),
+                        input: json!({"q": [1, {"r": null}]}),
+                    },
+                ]),
+                Message::user(vec![
+                    Block::ToolResult {
+                        tool_use_id: "c1".into(),
+                        content: r#"{"a":[true],"b":1}"#.into(),
+                        is_error: false,
+                        images: vec![],
+                    },
+                    Block::ToolResult {
+                        tool_use_id: "c2".into(),
+                        content: "[file omitted: not supported in tool output]\nt".into(),
+                        is_error: false,
+                        images: vec![],
+                    },
+                ]),
+            ]
+        );
+        assert_eq!(
+            echo_response(&req)["instructions"],
+            json!([{"content": [{"type": "input_text", "text": "Inst."}]}])
+        );
+
+        // A `role` of `null` still makes a message, one whose role is missing.
+        assert_eq!(
+            error_of(&with_input(json!([{"role": null, "content": "x"}]))),
+            "input[0].role: field required"
+        );
+        assert_eq!(
+            error_of(&with_input(
+                json!([{"type": "reasoning", "summary": [{"text": 1}]}])
+            )),
+            "input[0].summary[0].text: expected a string, got a number"
+        );
+        assert_eq!(
+            error_of(&with_input(
+                json!([{"role": "system", "content": [{"type": 1}]}])
+            )),
+            "input[0].content[0].type: expected a string, got a number"
+        );
     }
 
     #[test]
