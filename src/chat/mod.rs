@@ -43,9 +43,21 @@ pub struct ChatRequest {
     /// the Responses request fields echoed in the response object, Gemini's `alt=sse`…). Set by
     /// a dialect's parser, copied to [`ResponseMeta::echo`], read only by that dialect.
     pub echo: Option<Value>,
-    /// The part of the echo that requests sending the same bytes share, written once (the
-    /// Responses tool list as sent: 18 KB from Codex on every turn).
-    pub shared_echo: Option<Arc<SharedJson>>,
+    /// The part of the echo that requests sending the same tool list share, made once.
+    pub shared_echo: Option<Arc<SharedEcho>>,
+}
+
+/// What a response writer needs from the request's tool list, derived once per distinct list
+/// and shared by every request sending it ([`crate::dialect::tool_cache`]): Codex sends the
+/// same 18 KB list on every turn.
+#[derive(Debug, PartialEq, Default)]
+pub struct SharedEcho {
+    /// The list as sent, written once (the Responses object's `tools`).
+    pub tools: Option<Arc<SharedJson>>,
+    /// How tools are named on the client's wire where that is not their canonical name
+    /// (Responses' namespaced and custom tools): `{"<canonical>": {"name", "namespace"?,
+    /// "custom"?}}`.
+    pub tool_names: Value,
 }
 
 /// What identifies a conversation across turns.
@@ -225,7 +237,7 @@ pub struct ResponseMeta {
     /// Responses echo carries the request's whole tool list (18 KB from Codex).
     pub echo: Option<Arc<Value>>,
     /// See [`ChatRequest::shared_echo`].
-    pub shared_echo: Option<Arc<SharedJson>>,
+    pub shared_echo: Option<Arc<SharedEcho>>,
 }
 
 /// A model the gateway can serve, for the dialects' model lists.

@@ -8,7 +8,6 @@
 
 use std::fmt;
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::chat::GatewayError;
@@ -28,16 +27,6 @@ pub(crate) fn root_object(body: &[u8]) -> Result<Obj> {
             "the request body is not valid JSON: {e}"
         ))),
     }
-}
-
-/// Like [`root_object`], but the member `raw_key` is left unparsed, borrowed from `body`, for a
-/// value looked up by its bytes ([`super::tool_cache`]). One pass over the body either way.
-pub(crate) fn root_object_with_raw<'b>(
-    body: &'b [u8],
-    raw_key: &str,
-) -> Result<(Obj, Option<&'b RawValue>)> {
-    let (members, raw) = super::lean::root_object(body, raw_key, |_| 0)?;
-    Ok((members.into_obj(), raw))
 }
 
 /// Why `body`, which a streaming parse rejected with `e`, is not a JSON object: the messages
@@ -267,43 +256,6 @@ mod tests {
             .unwrap_err()
             .message
             .starts_with("the request body is not valid JSON: "));
-    }
-
-    #[test]
-    fn root_with_one_member_left_as_bytes() {
-        let body = br#"{"a": 1, "tools": [ {"name": "x"} ], "b": {"c": [true]}}"#;
-        let (root, raw) = root_object_with_raw(body, "tools").expect("object");
-        assert_eq!(root, obj(json!({"a": 1, "b": {"c": [true]}})));
-        assert_eq!(raw.map(RawValue::get), Some(r#"[ {"name": "x"} ]"#));
-
-        let (root, raw) = root_object_with_raw(br#"{"a": null}"#, "tools").expect("object");
-        assert_eq!(root, obj(json!({"a": null})));
-        assert!(raw.is_none());
-        // A repeated key keeps its last value, as in a `Value`; escaped keys are matched
-        // decoded.
-        let body = br#"{"tools": [1], "a": 1, "to\u006fls": [2], "a": 2}"#;
-        let (root, raw) = root_object_with_raw(body, "tools").expect("object");
-        assert_eq!(root, obj(json!({"a": 2})));
-        assert_eq!(raw.map(RawValue::get), Some("[2]"));
-
-        // The errors are the usual ones.
-        for body in [
-            &b"[1]"[..],
-            b"{\"a\": ",
-            b"{\"tools\": [1,]}",
-            b"{} {}",
-            b"",
-            b"\"x\"",
-        ] {
-            assert_eq!(
-                root_object_with_raw(body, "tools")
-                    .expect_err("not an object")
-                    .message,
-                root_object(body).expect_err("not an object").message,
-                "{}",
-                String::from_utf8_lossy(body)
-            );
-        }
     }
 
     #[test]

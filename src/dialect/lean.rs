@@ -148,8 +148,9 @@ impl From<Obj> for Members<'_> {
 }
 
 /// The request body as a lean object: member `key` is parsed with `levels(key)` lean levels
-/// (0: a plain `Value`), and member `raw_key` is left as borrowed bytes, as in
-/// [`fields::root_object_with_raw`], with the same errors.
+/// (0: a plain `Value`), and member `raw_key` is left unparsed, borrowed from `body`, for a
+/// value looked up by its bytes ([`super::tool_cache`]). The errors are
+/// [`fields::root_object`]'s.
 pub(crate) fn root_object<'b>(
     body: &'b [u8],
     raw_key: &str,
@@ -491,6 +492,25 @@ mod tests {
             array(Node::Value(json!([1, "a"])), &item).unwrap(),
             [Node::Value(json!(1)), Node::Value(json!("a"))]
         );
+    }
+
+    #[test]
+    fn the_raw_key_is_left_as_bytes() {
+        fn plain(body: &[u8]) -> (Value, Option<&str>) {
+            let (members, raw) = root_object(body, "tools", |_| 0).expect("object");
+            (Value::Object(members.into_obj()), raw.map(RawValue::get))
+        }
+        let body = br#"{"a": 1, "tools": [ {"name": "x"} ], "b": {"c": [true]}}"#;
+        let expected = (
+            json!({"a": 1, "b": {"c": [true]}}),
+            Some(r#"[ {"name": "x"} ]"#),
+        );
+        assert_eq!(plain(body), expected);
+        assert_eq!(plain(br#"{"a": null}"#), (json!({"a": null}), None));
+        // A repeated key keeps its last value, as in a `Value`; escaped keys are matched
+        // decoded.
+        let body = br#"{"tools": [1], "a": 1, "to\u006fls": [2], "a": 2}"#;
+        assert_eq!(plain(body), (json!({"a": 2}), Some("[2]")));
     }
 
     #[test]

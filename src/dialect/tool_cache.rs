@@ -4,7 +4,7 @@
 //! requests it is most of the JSON nodes (330 of ~410) and half the work of converting a
 //! request, the more so as the conversation is parsed cold between streamed events. So the
 //! root object is parsed with `tools` left as borrowed bytes
-//! ([`super::fields::root_object_with_raw`]), and those bytes are looked up here. A hit costs
+//! ([`super::lean::root_object`]), and those bytes are looked up here. A hit costs
 //! one comparison of the bytes; the list and everything derived from it (token estimate,
 //! schemas reshaped for Kiro) are reused. Anthropic, OpenAI Chat and Gemini requests go
 //! through it for their [`Tools`]; OpenAI Responses keeps more per list (the list as sent, for

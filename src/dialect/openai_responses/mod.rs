@@ -24,10 +24,12 @@ use crate::chat::{GatewayError, ModelCard, ResponseMeta};
 
 /// Key in [`ChatRequest::echo`](crate::chat::ChatRequest::echo) of the request fields the
 /// response object echoes (`instructions`, `store`, `previous_response_id`…). The `tools` list
-/// travels in [`ChatRequest::shared_echo`](crate::chat::ChatRequest::shared_echo).
+/// and the tools' wire names travel in
+/// [`ChatRequest::shared_echo`](crate::chat::ChatRequest::shared_echo).
 pub const ECHO_RESPONSE: &str = "response";
-/// Key in the echo of the canonical tool names whose wire form differs (see
-/// `tools::ToolSet::wire_map`).
+/// Where a writer test's echo holds the tools' wire names (`tools::ToolSet::wire_map`) until
+/// `split_echo` moves them to the shared echo, as the parser puts them.
+#[cfg(test)]
 pub const ECHO_TOOLS: &str = "tool_names";
 
 /// The SSE writer for streams, the response-object aggregator otherwise.
@@ -55,12 +57,14 @@ mod testing {
 
     use serde_json::Value;
 
-    use super::ECHO_RESPONSE;
+    use super::{ECHO_RESPONSE, ECHO_TOOLS};
+    use crate::chat::SharedEcho;
     use crate::json::SharedJson;
 
-    /// The echo of a writer test, written with its `tools` among the other echoed fields, split
-    /// as the request parser splits it: the tools into the shared part.
-    pub(super) fn split_echo(echo: Option<Value>) -> (Option<Arc<Value>>, Option<Arc<SharedJson>>) {
+    /// The echo of a writer test, written with its `tools` among the other echoed fields and
+    /// the wire names under [`ECHO_TOOLS`], split as the request parser splits it: both into
+    /// the shared part.
+    pub(super) fn split_echo(echo: Option<Value>) -> (Option<Arc<Value>>, Option<Arc<SharedEcho>>) {
         let Some(mut echo) = echo else {
             return (None, None);
         };
@@ -68,7 +72,14 @@ mod testing {
             .get_mut(ECHO_RESPONSE)
             .and_then(Value::as_object_mut)
             .and_then(|fields| fields.remove("tools"));
-        let shared = tools.map(|tools| Arc::new(SharedJson::new(tools)));
-        (Some(Arc::new(echo)), shared)
+        let tool_names = echo
+            .as_object_mut()
+            .and_then(|echo| echo.remove(ECHO_TOOLS))
+            .unwrap_or_default();
+        let shared = SharedEcho {
+            tools: tools.map(|tools| Arc::new(SharedJson::new(tools))),
+            tool_names,
+        };
+        (Some(Arc::new(echo)), Some(Arc::new(shared)))
     }
 }

@@ -6,14 +6,14 @@
 //! `message` item, each tool call one `function_call` (or `custom_tool_call`) item. Exactly one
 //! item is open at a time, and `output_index` counts 0, 1, 2… in opening order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use once_cell::sync::Lazy;
 use serde_json::{json, Map, Value};
 
 use super::error::failure_code;
-use super::tools::{parse_wire_map, WireTool};
-use super::{ECHO_RESPONSE, ECHO_TOOLS};
+use super::tools::{wire_tool, WireTool};
+use super::ECHO_RESPONSE;
 use crate::chat::{estimate, GatewayError, ResponseMeta, StreamEvent, Usage};
 use crate::json::{push_json_array, push_json_object, push_json_value, SharedJson};
 
@@ -147,7 +147,6 @@ impl ItemEvents for NoEvents {
 #[derive(Debug)]
 pub(super) struct Output {
     meta: ResponseMeta,
-    tools: HashMap<String, WireTool>,
     /// Finished items, in order.
     items: Vec<Value>,
     open: Option<OpenItem>,
@@ -157,10 +156,8 @@ pub(super) struct Output {
 
 impl Output {
     pub fn new(meta: ResponseMeta) -> Self {
-        let tools = parse_wire_map(meta.echo.as_ref().and_then(|e| e.get(ECHO_TOOLS)));
         Output {
             meta,
-            tools,
             items: Vec::new(),
             open: None,
             next_index: 0,
@@ -214,10 +211,13 @@ impl Output {
 
     pub fn tool_start(&mut self, id: &str, name: &str, events: &mut impl ItemEvents) {
         self.close("completed", events);
-        let tool = self.tools.get(name).cloned().unwrap_or_else(|| WireTool {
-            name: name.to_owned(),
-            ..WireTool::default()
-        });
+        let wire = self.meta.shared_echo.as_ref().map(|e| &e.tool_names);
+        let tool = wire
+            .and_then(|map| wire_tool(map, name))
+            .unwrap_or_else(|| WireTool {
+                name: name.to_owned(),
+                ..WireTool::default()
+            });
         let kind = if tool.custom {
             ItemKind::CustomToolCall
         } else {
@@ -354,7 +354,12 @@ impl Output {
                 doc.set(key, Field::Borrowed(value));
             }
         }
-        if let Some(tools) = &self.meta.shared_echo {
+        if let Some(tools) = self
+            .meta
+            .shared_echo
+            .as_ref()
+            .and_then(|e| e.tools.as_ref())
+        {
             doc.set("tools", Field::Shared(tools));
         }
         self.identify(&mut doc, status);
@@ -471,6 +476,7 @@ pub(super) fn failure(code: &str, message: &str) -> Value {
 mod tests {
     use super::*;
     use crate::dialect::openai_responses::testing::split_echo;
+    use crate::dialect::openai_responses::ECHO_TOOLS;
 
     /// Records transitions as short strings.
     #[derive(Default)]

@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use super::tools::{Declarations, PendingTool, ToolSet};
-use super::{ECHO_RESPONSE, ECHO_TOOLS};
+use super::ECHO_RESPONSE;
 use crate::chat::{
     Block, ChatRequest, Document, Image, Message, Role, SessionHints, ThinkingConfig, ToolChoice,
 };
@@ -153,7 +153,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
             }
         }
     }
-    let (tool_set, tools, wire_map) = declared.with(pending);
+    let (tool_set, tools, shared_echo) = declared.with(pending);
 
     let mut conversation = Conversation::default();
     if let Some(text) = input_text {
@@ -187,7 +187,6 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
     let session = session_hints(prompt_cache_key.as_deref(), hints.session_header.as_deref());
     let mut private = Map::new();
     private.insert(ECHO_RESPONSE.into(), Value::Object(echo));
-    private.insert(ECHO_TOOLS.into(), wire_map);
 
     Ok(ChatRequest {
         model,
@@ -201,7 +200,7 @@ pub fn parse(body: &[u8], hints: &RequestHints) -> Result<ChatRequest> {
         response_schema,
         session,
         echo: Some(Value::Object(private)),
-        shared_echo: declared.sent.clone(),
+        shared_echo: Some(shared_echo),
     })
 }
 
@@ -760,7 +759,9 @@ mod tests {
         assert!(!req.stream);
         assert_eq!(req.thinking, None);
         assert_eq!(req.tool_choice, ToolChoice::Auto);
-        assert_eq!(req.echo, Some(json!({ECHO_RESPONSE: {}, ECHO_TOOLS: {}})));
+        assert_eq!(req.echo, Some(json!({ECHO_RESPONSE: {}})));
+        let shared = req.shared_echo.as_deref().unwrap();
+        assert_eq!((&shared.tools, &shared.tool_names), (&None, &json!({})));
         assert!(store::wants_store(req.echo.as_ref()));
     }
 
@@ -854,9 +855,10 @@ mod tests {
         let echo = req.echo.unwrap();
         assert_eq!(echo[ECHO_RESPONSE]["instructions"], "Be terse.");
         assert_eq!(echo[ECHO_RESPONSE].get("tools"), None);
-        assert_eq!(req.shared_echo.unwrap().value(), &body["tools"]);
+        let shared = req.shared_echo.unwrap();
+        assert_eq!(shared.tools.as_ref().unwrap().value(), &body["tools"]);
         assert_eq!(
-            echo[ECHO_TOOLS],
+            shared.tool_names,
             json!({"apply_patch": {"name": "apply_patch", "custom": true}})
         );
     }
@@ -919,7 +921,7 @@ mod tests {
         assert_eq!(req.tools.len(), 1);
         assert_eq!(req.tools[0].name, "exec");
         assert_eq!(
-            req.echo.unwrap()[ECHO_TOOLS],
+            req.shared_echo.unwrap().tool_names,
             json!({"exec": {"name": "exec", "namespace": "functions", "custom": true}})
         );
         assert_eq!(req.messages.len(), 1);
@@ -942,10 +944,9 @@ mod tests {
         let shared_echo = |req: &ChatRequest| req.shared_echo.clone().unwrap();
         assert!(Arc::ptr_eq(&shared_echo(&third), &shared_echo(&second)));
         for req in [&first, &third] {
-            let echo = req.echo.as_ref().unwrap();
-            assert_eq!(shared_echo(req).value(), &tools);
+            assert_eq!(shared_echo(req).tools.as_ref().unwrap().value(), &tools);
             assert_eq!(
-                echo[ECHO_TOOLS],
+                shared_echo(req).tool_names,
                 json!({"apply_patch": {"name": "apply_patch", "custom": true}})
             );
         }
@@ -963,6 +964,13 @@ mod tests {
         let names: Vec<&str> = req.tools.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["exec", "apply_patch", "ns__exec"]);
         assert!(!req.tools.is_shared_with(&third.tools));
+        // Its echo shares the list as sent, with the names of both lists.
+        let (more, shared) = (shared_echo(&req), shared_echo(&third));
+        assert!(Arc::ptr_eq(
+            more.tools.as_ref().unwrap(),
+            shared.tools.as_ref().unwrap()
+        ));
+        assert_eq!(more.tool_names["ns__exec"]["namespace"], "ns");
         // The shared list is as it was.
         let again = parse_json(&body).unwrap();
         assert!(again.tools.is_shared_with(&third.tools));
@@ -1315,10 +1323,11 @@ mod tests {
             );
             let echo = req.echo.as_ref().unwrap();
             assert_eq!(echo[ECHO_RESPONSE]["store"], false);
-            assert_eq!(req.shared_echo.as_ref().unwrap().value(), &body["tools"]);
+            let shared = req.shared_echo.as_deref().unwrap();
+            assert_eq!(shared.tools.as_ref().unwrap().value(), &body["tools"]);
             // Namespace members keep their plain names, but go back out with the namespace.
             assert_eq!(
-                echo[ECHO_TOOLS]["spawn_agent"]["namespace"],
+                shared.tool_names["spawn_agent"]["namespace"],
                 "multi_agent_v1"
             );
 

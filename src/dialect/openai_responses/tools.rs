@@ -21,7 +21,7 @@ use once_cell::sync::Lazy;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
-use crate::chat::{Tool, Tools};
+use crate::chat::{SharedEcho, Tool, Tools};
 use crate::dialect::fields::{array, get_str, invalid, require_str, wrong_type, Obj, Path, Result};
 use crate::dialect::tool_cache::{parse_raw, ToolCache};
 use crate::dialect::Dialect;
@@ -34,14 +34,13 @@ static DECLARED: Lazy<ToolCache<Arc<Declarations>>> = Lazy::new(ToolCache::with_
 /// its 18 KB list, unchanged, on every turn.
 #[derive(Debug)]
 pub struct Declarations {
-    /// The list as sent, for the response object's echo; `None` when empty or absent.
-    pub sent: Option<Arc<SharedJson>>,
     pending: Vec<PendingTool>,
     /// The list named on its own, as a request without `additional_tools` items uses it,
     /// and what is derived from that.
     named: ToolSet,
     tools: Tools,
-    wire_map: Value,
+    /// The list as sent (`None` when empty or absent) and `named`'s wire map.
+    echo: Arc<SharedEcho>,
 }
 
 impl Declarations {
@@ -60,30 +59,38 @@ impl Declarations {
         let mut pending = Vec::new();
         ToolSet::collect(&list, at, &mut pending)?;
         let named = ToolSet::finish(pending.clone());
+        let echo = SharedEcho {
+            tools: (!list.is_empty()).then(|| Arc::new(SharedJson::new(Value::Array(list)))),
+            tool_names: named.wire_map(),
+        };
         Ok(Declarations {
             tools: named.tools().into(),
-            wire_map: named.wire_map(),
+            echo: Arc::new(echo),
             named,
             pending,
-            sent: (!list.is_empty()).then(|| Arc::new(SharedJson::new(Value::Array(list)))),
         })
     }
 
-    /// The request's tool set, canonical tools and [`ToolSet::wire_map`]: the shared ones,
-    /// unless `additional_tools` items declare `more`, which are named together with these.
-    pub fn with(&self, more: Vec<PendingTool>) -> (Cow<'_, ToolSet>, Tools, Value) {
+    /// The request's tool set, canonical tools and shared echo (the list as sent and the
+    /// set's [`ToolSet::wire_map`]): the shared ones, unless `additional_tools` items declare
+    /// `more`, which are named together with these.
+    pub fn with(&self, more: Vec<PendingTool>) -> (Cow<'_, ToolSet>, Tools, Arc<SharedEcho>) {
         if more.is_empty() {
             return (
                 Cow::Borrowed(&self.named),
                 self.tools.clone(),
-                self.wire_map.clone(),
+                self.echo.clone(),
             );
         }
         let mut pending = self.pending.clone();
         pending.extend(more);
         let set = ToolSet::finish(pending);
-        let (tools, wire_map) = (set.tools().into(), set.wire_map());
-        (Cow::Owned(set), tools, wire_map)
+        let echo = SharedEcho {
+            tools: self.echo.tools.clone(),
+            tool_names: set.wire_map(),
+        };
+        let tools = set.tools().into();
+        (Cow::Owned(set), tools, Arc::new(echo))
     }
 }
 
@@ -232,29 +239,18 @@ impl ToolSet {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingTool(Declared);
 
-/// Reads a [`ToolSet::wire_map`] back; malformed entries are skipped.
-pub fn parse_wire_map(map: Option<&Value>) -> HashMap<String, WireTool> {
-    let Some(Value::Object(map)) = map else {
-        return HashMap::new();
-    };
-    map.iter()
-        .filter_map(|(canonical, entry)| {
-            let name = entry.get("name")?.as_str()?.to_owned();
-            let namespace = entry
-                .get("namespace")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let custom = entry.get("custom").and_then(Value::as_bool) == Some(true);
-            Some((
-                canonical.clone(),
-                WireTool {
-                    name,
-                    namespace,
-                    custom,
-                },
-            ))
-        })
-        .collect()
+/// How tool `canonical` is named on the wire, from a [`ToolSet::wire_map`]; `None` when the
+/// map does not list it (its wire name is its canonical one) or its entry is malformed.
+pub fn wire_tool(map: &Value, canonical: &str) -> Option<WireTool> {
+    let entry = map.get(canonical)?;
+    Some(WireTool {
+        name: entry.get("name")?.as_str()?.to_owned(),
+        namespace: entry
+            .get("namespace")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        custom: entry.get("custom").and_then(Value::as_bool) == Some(true),
+    })
 }
 
 fn function(obj: &Obj, at: &Path, namespace: Option<&Namespace>) -> Result<Declared> {
@@ -449,9 +445,8 @@ mod tests {
             .description
             .starts_with("This tool takes free-form text"));
         assert!(tools[2].description.ends_with("regular expression:\n\\d+"));
-        let map = parse_wire_map(Some(&set.wire_map()));
         assert_eq!(
-            map["apply_patch"],
+            wire_tool(&set.wire_map(), "apply_patch").unwrap(),
             WireTool {
                 name: "apply_patch".into(),
                 namespace: None,
@@ -497,19 +492,20 @@ mod tests {
             "spawn_agent"
         );
         assert_eq!(set.canonical(Some("other"), "unknown"), "unknown");
-        let map = parse_wire_map(Some(&set.wire_map()));
-        assert_eq!(map.len(), 3);
+        let map = set.wire_map();
+        assert_eq!(map.as_object().unwrap().len(), 3);
         assert_eq!(
-            map["multi_agent_v1__send_input"],
+            wire_tool(&map, "multi_agent_v1__send_input").unwrap(),
             WireTool {
                 name: "send_input".into(),
                 namespace: Some("multi_agent_v1".into()),
                 custom: false
             }
         );
-        assert_eq!(map["exec"].namespace.as_deref(), Some("multi_agent_v1"));
-        assert!(map["exec"].custom);
-        assert!(!map.contains_key("send_input"));
+        let exec = wire_tool(&map, "exec").unwrap();
+        assert_eq!(exec.namespace.as_deref(), Some("multi_agent_v1"));
+        assert!(exec.custom);
+        assert_eq!(wire_tool(&map, "send_input"), None);
     }
 
     #[test]
@@ -564,7 +560,9 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err.message, expected);
         }
-        assert!(parse_wire_map(Some(&json!({"a": {"namespace": "x"}, "b": 1}))).is_empty());
-        assert!(parse_wire_map(None).is_empty());
+        let malformed = json!({"a": {"namespace": "x"}, "b": 1});
+        assert_eq!(wire_tool(&malformed, "a"), None);
+        assert_eq!(wire_tool(&malformed, "b"), None);
+        assert_eq!(wire_tool(&Value::Null, "a"), None);
     }
 }
