@@ -231,7 +231,20 @@ fn bench_request(c: &mut Criterion) {
         group.bench_function(format!("prepare/{name}"), |b| b.iter(prepare));
     }
     group.finish();
-    bench_cold_prepare(c, &settings, &hints, &store);
+    let mut cold: Vec<(String, Dialect, Vec<u8>, &RequestHints)> =
+        [("20KB", 20_000), ("88KB", 88_000), ("600KB", 600_000)]
+            .into_iter()
+            .map(|(name, size)| {
+                let body = serde_json::to_vec(&body::claude_code_body(size, "")).expect("json");
+                (name.to_owned(), Dialect::Anthropic, body, &hints)
+            })
+            .collect();
+    cold.extend(
+        captured
+            .iter()
+            .map(|(name, dialect, body, hints)| (name.to_string(), *dialect, body.clone(), *hints)),
+    );
+    bench_cold_prepare(c, &cold, &settings, &store);
 }
 
 /// `prepare` as the running gateway meets it between paced events: every cache evicted (the
@@ -240,8 +253,8 @@ fn bench_request(c: &mut Criterion) {
 /// first byte goes" in BENCHMARKS.md); this is the figure that tracks the in-place one.
 fn bench_cold_prepare(
     c: &mut Criterion,
+    bodies: &[(String, Dialect, Vec<u8>, &RequestHints)],
     settings: &TranslateSettings,
-    hints: &RequestHints,
     store: &ResponseStore,
 ) {
     let mut group = c.benchmark_group("request_cold");
@@ -252,8 +265,7 @@ fn bench_cold_prepare(
     group.warm_up_time(Duration::from_millis(100));
     group.measurement_time(Duration::from_secs(1));
     let mut evict = vec![0u8; 48 << 20];
-    for (name, size) in [("20KB", 20_000), ("88KB", 88_000), ("600KB", 600_000)] {
-        let body = serde_json::to_vec(&body::claude_code_body(size, "")).expect("json");
+    for (name, dialect, body, hints) in bodies {
         let mut received = vec![0u8; body.len()];
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_function(format!("prepare/{name}"), |b| {
@@ -263,10 +275,9 @@ fn bench_cold_prepare(
                     for line in evict.chunks_mut(64) {
                         line[0] = line[0].wrapping_add(i as u8);
                     }
-                    received.copy_from_slice(&body);
+                    received.copy_from_slice(body);
                     let start = Instant::now();
-                    let prepared =
-                        pipeline::prepare(Dialect::Anthropic, &received, hints, settings, store);
+                    let prepared = pipeline::prepare(*dialect, &received, hints, settings, store);
                     spent += start.elapsed();
                     drop(black_box(prepared));
                 }
