@@ -332,6 +332,26 @@ pub(crate) fn text_or_items<'de>(
     }
 }
 
+/// A field that is either a string or an object (a tool choice, a call's `arguments`).
+pub(crate) enum TextOrObject<'de> {
+    Text(Cow<'de, str>),
+    Object(Members<'de>),
+}
+
+/// `node` as a string or an object; anything else is a 400 saying it should be `expected`.
+pub(crate) fn text_or_object<'de>(
+    node: Node<'de>,
+    at: &Path,
+    expected: &str,
+) -> Result<TextOrObject<'de>> {
+    match node.into_str() {
+        Ok(text) => Ok(TextOrObject::Text(text)),
+        Err(Node::Object(members)) => Ok(TextOrObject::Object(members)),
+        Err(Node::Value(Value::Object(obj))) => Ok(TextOrObject::Object(obj.into())),
+        Err(other) => Err(wrong_kind(at, expected, other.kind())),
+    }
+}
+
 // Converters for the getters of [`super::fields`], taking `Node`s where those take `Value`s.
 
 pub(crate) fn string(node: Node, at: &Path) -> Result<String> {
@@ -491,6 +511,22 @@ mod tests {
         assert_eq!(
             array(Node::Value(json!([1, "a"])), &item).unwrap(),
             [Node::Value(json!(1)), Node::Value(json!("a"))]
+        );
+    }
+
+    #[test]
+    fn a_text_or_an_object() {
+        let at = ROOT.key("x");
+        let text = text_or_object(Node::Str(Cow::Borrowed("a")), &at, "a string or an object");
+        assert!(matches!(text, Ok(TextOrObject::Text(Cow::Borrowed("a")))));
+        for node in [Node::Object(Members::default()), Node::Value(json!({}))] {
+            let object = text_or_object(node, &at, "a string or an object");
+            assert!(matches!(object, Ok(TextOrObject::Object(m)) if m == Members::default()));
+        }
+        let err = text_or_object(Node::Value(json!(1)), &at, "a string or an object");
+        assert_eq!(
+            err.map(drop).unwrap_err().message,
+            "x: expected a string or an object, got a number"
         );
     }
 

@@ -26,7 +26,10 @@ use crate::chat::{
 use crate::dialect::fields::{
     self, invalid, missing, wrong_kind, Field as _, Fields, Path, Result, ROOT,
 };
-use crate::dialect::lean::{self, any, array, boolean, object, object_map, string, Members, Node};
+use crate::dialect::lean::{
+    self, any, array, boolean, object, object_map, string, text_or_object, Members, Node,
+    TextOrObject,
+};
 use crate::dialect::tool_cache::{parse_raw, shared_tools};
 use crate::dialect::{Dialect, RequestHints};
 use crate::json::push_json_value;
@@ -211,14 +214,12 @@ fn is_sse(query: &str) -> bool {
 
 /// `systemInstruction`: a `Content` (its `role` is ignored) or, leniently, a plain string.
 fn push_system(value: Node, at: &Path, system: &mut Vec<String>) -> Result<()> {
-    let mut content = match value.into_str() {
-        Ok(text) => {
+    let mut content = match text_or_object(value, at, "a Content object")? {
+        TextOrObject::Text(text) => {
             push_text(text, system);
             return Ok(());
         }
-        Err(Node::Object(content)) => content,
-        Err(Node::Value(Value::Object(content))) => content.into(),
-        Err(other) => return Err(wrong_kind(at, "a Content object", other.kind())),
+        TextOrObject::Object(content) => content,
     };
     let parts_at = at.key("parts");
     for (i, part) in get(&mut content, at, "parts", array)?

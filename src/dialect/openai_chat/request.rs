@@ -26,12 +26,10 @@ use crate::chat::{
     Block, ChatRequest, Document, Image, Message, Role, SessionHints, ThinkingConfig, Tool,
     ToolChoice, Tools,
 };
-use crate::dialect::fields::{
-    self, get, invalid, kind, require, wrong_kind, Field as _, Path, Result, ROOT,
-};
+use crate::dialect::fields::{self, get, invalid, kind, require, Field as _, Path, Result, ROOT};
 use crate::dialect::lean::{
-    self, array, boolean, object, object_map, string, text_or_items, unsigned, Members, Node,
-    TextOrItems,
+    self, array, boolean, object, object_map, string, text_or_items, text_or_object, unsigned,
+    Members, Node, TextOrItems, TextOrObject,
 };
 use crate::dialect::tool_cache::shared_tools;
 use crate::dialect::{Dialect, RequestHints};
@@ -451,10 +449,11 @@ fn tool_call(raw: Node, at: &Path) -> Result<Block> {
 fn function_body(mut function: Members, at: &Path) -> Result<(String, Value)> {
     let name = require(&mut function, at, "name", string)?;
     let arguments_at = at.key("arguments");
-    let input = match get(&mut function, at, "arguments", lean::node)?.map(Node::into_str) {
+    let arguments = |node, at: &Path| text_or_object(node, at, "a JSON string");
+    let input = match get(&mut function, at, "arguments", arguments)? {
         None => Value::Object(Map::new()),
-        Some(Ok(json)) if json.trim().is_empty() => Value::Object(Map::new()),
-        Some(Ok(json)) => match serde_json::from_str::<Value>(&json) {
+        Some(TextOrObject::Text(json)) if json.trim().is_empty() => Value::Object(Map::new()),
+        Some(TextOrObject::Text(json)) => match serde_json::from_str::<Value>(&json) {
             Ok(input @ Value::Object(_)) => input,
             Ok(other) => {
                 return Err(invalid(
@@ -470,10 +469,7 @@ fn function_body(mut function: Members, at: &Path) -> Result<(String, Value)> {
             }
         },
         // Not the API, but some clients send the object itself.
-        Some(Err(input @ (Node::Object(_) | Node::Value(Value::Object(_))))) => {
-            Value::Object(object_map(input, &arguments_at)?)
-        }
-        Some(Err(other)) => return Err(wrong_kind(&arguments_at, "a JSON string", other.kind())),
+        Some(TextOrObject::Object(input)) => Value::Object(input.into_obj()),
     };
     Ok((name, input))
 }
@@ -615,10 +611,9 @@ fn empty_object_schema() -> Value {
 /// `tool_choice`: `"auto" | "none" | "required"`, a named function, or `allowed_tools`, which
 /// narrows `tools` to the allowed ones.
 fn parse_tool_choice(value: Node, at: &Path, tools: &mut Tools) -> Result<ToolChoice> {
-    let mut obj = match value.into_str() {
-        Ok(mode) => return choice_mode(&mode, at),
-        Err(value @ (Node::Object(_) | Node::Value(Value::Object(_)))) => object(value, at)?,
-        Err(other) => return Err(wrong_kind(at, "a string or an object", other.kind())),
+    let mut obj = match text_or_object(value, at, "a string or an object")? {
+        TextOrObject::Text(mode) => return choice_mode(&mode, at),
+        TextOrObject::Object(obj) => obj,
     };
     match require(&mut obj, at, "type", lean::str)?.as_ref() {
         "function" => {
@@ -680,17 +675,15 @@ fn choice_mode(mode: &str, at: &Path) -> Result<ToolChoice> {
 
 /// The legacy `function_call`: `"auto" | "none"` or `{"name": …}`.
 fn parse_function_call_choice(value: Node, at: &Path) -> Result<ToolChoice> {
-    match value.into_str() {
-        Ok(mode) if mode == "auto" || mode == "none" => choice_mode(&mode, at),
-        Ok(other) => Err(invalid(
+    match text_or_object(value, at, "a string or an object")? {
+        TextOrObject::Text(mode) if mode == "auto" || mode == "none" => choice_mode(&mode, at),
+        TextOrObject::Text(other) => Err(invalid(
             at,
             format_args!("unknown mode {other:?} (expected auto or none)"),
         )),
-        Err(value @ (Node::Object(_) | Node::Value(Value::Object(_)))) => {
-            let mut obj = object(value, at)?;
+        TextOrObject::Object(mut obj) => {
             Ok(ToolChoice::Tool(require(&mut obj, at, "name", string)?))
         }
-        Err(other) => Err(wrong_kind(at, "a string or an object", other.kind())),
     }
 }
 

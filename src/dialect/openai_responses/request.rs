@@ -28,8 +28,8 @@ use crate::dialect::fields::{
     get, get_str, invalid, require, wrong_kind, wrong_type, Field as _, Obj, Path, Result, ROOT,
 };
 use crate::dialect::lean::{
-    self, boolean, node, number, object, object_map, string, text_or_items, unsigned, Members,
-    Node, TextOrItems,
+    self, boolean, node, number, object, object_map, string, text_or_items, text_or_object,
+    unsigned, Members, Node, TextOrItems, TextOrObject,
 };
 use crate::dialect::RequestHints;
 
@@ -265,21 +265,11 @@ fn parse_item(
             let call_id = require(&mut obj, at, "call_id", string)?;
             let name = require(&mut obj, at, "name", lean::str)?;
             let namespace = get(&mut obj, at, "namespace", lean::str)?;
-            let input = match get(&mut obj, at, "arguments", node)? {
+            let arguments = |node, at: &Path| text_or_object(node, at, "a JSON string");
+            let input = match get(&mut obj, at, "arguments", arguments)? {
                 None => Value::Object(Map::new()),
-                Some(args) => match args.into_str() {
-                    Ok(args) => arguments_object(&call_id, args),
-                    Err(args @ (Node::Object(_) | Node::Value(Value::Object(_)))) => {
-                        args.into_value()
-                    }
-                    Err(other) => {
-                        return Err(wrong_kind(
-                            &at.key("arguments"),
-                            "a JSON string",
-                            other.kind(),
-                        ))
-                    }
-                },
+                Some(TextOrObject::Text(args)) => arguments_object(&call_id, args),
+                Some(TextOrObject::Object(args)) => Value::Object(args.into_obj()),
             };
             conversation.push(
                 Role::Assistant,
