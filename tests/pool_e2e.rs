@@ -488,13 +488,20 @@ fn quota_and_models_are_polled_and_shown() {
     };
     assert_eq!(a["quota"]["limit"], 1000.0, "{a}");
     assert_eq!(a["quota"]["subscription"], "KIRO PRO+", "{a}");
-    let models = http(
-        gw.proc.addr,
-        "GET",
-        "/v1/models",
-        &[("x-api-key", API_KEY), ("anthropic-version", "2023-06-01")],
-        b"",
-    );
+    // The model list is polled after the quota, so it may land a moment later.
+    let models = loop {
+        let models = http(
+            gw.proc.addr,
+            "GET",
+            "/v1/models",
+            &[("x-api-key", API_KEY), ("anthropic-version", "2023-06-01")],
+            b"",
+        );
+        if models.text().contains("\"deepseek-3.2\"") || std::time::Instant::now() > deadline {
+            break models;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert!(models.text().contains("claude-opus"), "{}", models.text());
     // Only the polled ListAvailableModels names this one: the list is what the pool serves.
     assert!(
