@@ -17,7 +17,7 @@ use std::process::exit;
 use std::sync::Arc;
 
 fn main() {
-    kiro_edge::memory::map_large_blocks();
+    kiro_edge::memory::tune_heap();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let opt = Opt::parse_args();
 

@@ -9,6 +9,8 @@
 //!
 //! - the large buffers come from a small pool ([`buffer`], [`into_bytes`], [`recycle`]) whose
 //!   pages stay mapped between requests, bounded in count and size;
+//! - `free` leaves up to [`HEAP_KEPT`] of free heap mapped instead of handing it back after
+//!   every request (which cost the next request a page fault per 4 KiB);
 //! - [`TrimService`] empties the pool and `malloc_trim`s the heap as soon as no request is in
 //!   flight, so an idle gateway holds no more than it needs.
 
@@ -161,22 +163,33 @@ impl BackgroundService for TrimService {
     }
 }
 
-/// Has glibc serve blocks of [`POOLED_MIN`] and more from their own mappings, so that freeing
-/// one returns it to the OS. Call before any thread starts.
+/// Free heap that `free` leaves mapped at the top of an arena rather than return at once.
+///
+/// glibc's default, 128 KiB once the mmap threshold is set, handed the pages a 300 KB request
+/// had used back to the OS as it ended, and the next request faulted them in again: page faults
+/// and `madvise` were ~5 % of the gateway's CPU at 300 KB (BENCHMARKS.md, "The heap kept
+/// between requests"). [`TrimService`] still returns it all once the gateway is idle.
+pub const HEAP_KEPT: usize = 16 * 1024 * 1024;
+
+/// Tunes glibc's heap for request bodies: blocks of [`POOLED_MIN`] and more get mappings of
+/// their own, which freeing returns to the OS; up to [`HEAP_KEPT`] of freed heap stays mapped
+/// for the next request. Call before any thread starts.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn map_large_blocks() {
+pub fn tune_heap() {
     extern "C" {
         fn mallopt(param: i32, value: i32) -> i32;
     }
+    const M_TRIM_THRESHOLD: i32 = -1;
     const M_MMAP_THRESHOLD: i32 = -3;
     // SAFETY: mallopt only changes allocator tuning; the caller runs it before other threads.
     unsafe {
         mallopt(M_MMAP_THRESHOLD, POOLED_MIN as i32);
+        mallopt(M_TRIM_THRESHOLD, HEAP_KEPT as i32);
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn map_large_blocks() {}
+pub fn tune_heap() {}
 
 /// Returns the heap's free pages to the OS. True when some were released.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
