@@ -19,12 +19,12 @@ use sha2::{Digest, Sha256};
 
 use super::models::{self, ModelInfo};
 use super::request::{
-    InputSchema, KiroDocument, KiroImage, KiroTool, KiroToolResult, KiroToolUse, Source,
-    ToolResultText, ToolSpecification,
+    DeclaredTool, InputSchema, KiroDocument, KiroImage, KiroTool, KiroToolResult, KiroToolUse,
+    Source, ToolResultText, ToolSpecification,
 };
 use crate::chat::{
-    Block, DeclaredNames, Document, GatewayError, Image, Message, Role, ThinkingConfig, ToolChoice,
-    Tools,
+    Block, DeclaredNames, Document, GatewayError, Image, Message, Role, ThinkingConfig, Tool,
+    ToolChoice, Tools,
 };
 use crate::json::{push_json_array, push_json_object, push_json_value};
 
@@ -618,7 +618,7 @@ pub fn fill_empty_content(turns: &mut [Turn<'_>]) {
 /// The tools to declare, and how their names map back.
 #[derive(Debug)]
 pub struct ToolSet<'a> {
-    pub specs: Vec<KiroTool<'a>>,
+    pub specs: Vec<DeclaredTool<'a>>,
     /// The list's own names, shared by every request that sends the list.
     names: &'a DeclaredNames,
     /// The tools only the history calls, declared for this request alone.
@@ -675,7 +675,6 @@ pub fn build_tools<'a>(
     tools: &'a Tools,
     history: &[Turn<'a>],
 ) -> Result<ToolSet<'a>, GatewayError> {
-    let schemas = kiro_schemas(tools);
     let names = tools.declared_names(shorten_tool_name);
     if let Some(position) = names
         .declared
@@ -692,26 +691,21 @@ pub fn build_tools<'a>(
         names,
         history: DeclaredNames::default(),
     };
-    for (i, kiro_name) in &names.declared {
-        let tool = &tools[*i];
-        set.specs.push(KiroTool {
-            tool_specification: ToolSpecification {
-                name: Cow::Borrowed(kiro_name),
-                description: limit_description(&tool.name, &tool.description),
-                input_schema: InputSchema {
-                    json: schemas
-                        .get(*i)
-                        .map_or(EMPTY_OBJECT_SCHEMA_JSON.as_bytes(), |json| &**json),
-                },
-            },
-        });
-    }
+    let rendered = tools.upstream_specs(|list| {
+        names
+            .declared
+            .iter()
+            .map(|(i, kiro_name)| declaration(kiro_name, &list[*i]))
+            .collect()
+    });
+    set.specs
+        .extend(rendered.iter().map(|json| DeclaredTool::Rendered(json)));
     for name in history_tool_names(history) {
         let kiro_name = shorten_tool_name(name);
         if names.upstream_name(name).is_some() || !set.history.declare(&kiro_name, name) {
             continue;
         }
-        set.specs.push(KiroTool {
+        set.specs.push(DeclaredTool::Spec(KiroTool {
             tool_specification: ToolSpecification {
                 name: kiro_name,
                 description: Cow::Borrowed(HISTORY_TOOL_DESCRIPTION),
@@ -719,15 +713,24 @@ pub fn build_tools<'a>(
                     json: EMPTY_OBJECT_SCHEMA_JSON.as_bytes(),
                 },
             },
-        });
+        }));
     }
     Ok(set)
 }
 
-/// Each tool's schema reshaped for Kiro ([`sanitize_schema`]) and serialised: done once per
-/// shared tool list, as the same list comes on every turn.
-pub fn kiro_schemas(tools: &Tools) -> &[Box<[u8]>] {
-    tools.upstream_schemas(|tool| kiro_schema_json(&tool.input_schema).into())
+/// A tool's declaration as Kiro's JSON: its declared name, its description limited, its schema
+/// reshaped ([`sanitize_schema`]). Rendered once per shared tool list, as the same list comes
+/// on every turn.
+fn declaration(kiro_name: &str, tool: &Tool) -> Box<[u8]> {
+    let schema = kiro_schema_json(&tool.input_schema);
+    KiroTool {
+        tool_specification: ToolSpecification {
+            name: Cow::Borrowed(kiro_name),
+            description: limit_description(&tool.name, &tool.description),
+            input_schema: InputSchema { json: &schema },
+        },
+    }
+    .to_json()
 }
 
 /// The tool names the history calls, in order, repeats included: Kiro refuses a history that
@@ -1599,25 +1602,37 @@ mod tests {
         );
 
         let set = build_tools(&tools, &t).unwrap();
-        let names: Vec<&str> = set
+        let specs: Vec<Value> = set
             .specs
             .iter()
-            .map(|s| s.tool_specification.name.as_ref())
+            .map(|s| serde_json::to_value(s).unwrap()["toolSpecification"].take())
             .collect();
+        let names: Vec<&str> = specs.iter().map(|s| s["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["Bash", "Read", "Grep"]);
-        let grep = &set.specs[2].tool_specification;
-        assert_eq!(grep.description, HISTORY_TOOL_DESCRIPTION);
-        assert_eq!(grep.input_schema.json, EMPTY_OBJECT_SCHEMA_JSON.as_bytes());
+        let grep = &specs[2];
+        assert_eq!(grep["description"], HISTORY_TOOL_DESCRIPTION);
+        assert_eq!(grep["inputSchema"]["json"], empty_object_schema());
         assert_eq!(
             serde_json::to_string(&empty_object_schema()).unwrap(),
             EMPTY_OBJECT_SCHEMA_JSON
         );
-        let read = &set.specs[1].tool_specification;
+        let read = &specs[1];
+        assert_eq!(read["description"], "read");
         assert_eq!(
-            read.input_schema.json,
-            EMPTY_OBJECT_SCHEMA_JSON.as_bytes(),
+            read["inputSchema"]["json"],
+            empty_object_schema(),
             "`{{}}` reshaped"
         );
+        // The list's own tools are rendered once and copied; the history's are per request.
+        assert!(matches!(set.specs[0], DeclaredTool::Rendered(_)));
+        assert!(matches!(set.specs[2], DeclaredTool::Spec(_)));
+        let again = build_tools(&tools, &t).unwrap();
+        let (DeclaredTool::Rendered(first), DeclaredTool::Rendered(second)) =
+            (&set.specs[1], &again.specs[1])
+        else {
+            panic!("not rendered");
+        };
+        assert!(std::ptr::eq(*first, *second), "rendered once per list");
         // Declared once; a call READ finds Read.
         assert_eq!(set.kiro_name("READ"), Some("Read"));
         assert_eq!(set.kiro_name("grep"), Some("Grep"));

@@ -440,7 +440,7 @@ impl<'a> UserInputMessage<'a> {
 #[serde(rename_all = "camelCase")]
 struct UserInputMessageContext<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<KiroTool<'a>>,
+    tools: Vec<DeclaredTool<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_results: Vec<KiroToolResult<'a>>,
 }
@@ -505,6 +505,17 @@ pub struct KiroToolResult<'a> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ToolResultText<'a> {
     pub text: Cow<'a, str>,
+}
+
+/// An entry of `userInputMessageContext.tools`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum DeclaredTool<'a> {
+    /// One of the request's own tools: its [`KiroTool`] as JSON, rendered once per shared
+    /// tool list ([`crate::chat::tools::Tools::upstream_specs`]) and copied from there.
+    Rendered(#[serde(serialize_with = "verbatim_json")] &'a [u8]),
+    /// A tool declared for this request alone (one that only its history calls).
+    Spec(KiroTool<'a>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -635,7 +646,7 @@ impl UserInputMessage<'_> {
         if !context.is_empty() {
             let mut c = JsonObject::new(o.key("userInputMessageContext"));
             if !context.tools.is_empty() {
-                push_json_array(c.key("tools"), &context.tools, KiroTool::write_json);
+                push_json_array(c.key("tools"), &context.tools, DeclaredTool::write_json);
             }
             if !context.tool_results.is_empty() {
                 push_json_array(
@@ -715,7 +726,23 @@ impl KiroToolResult<'_> {
     }
 }
 
+impl DeclaredTool<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            DeclaredTool::Rendered(json) => out.extend_from_slice(json),
+            DeclaredTool::Spec(tool) => tool.write_json(out),
+        }
+    }
+}
+
 impl KiroTool<'_> {
+    /// The declaration as JSON, to be kept and sent as a [`DeclaredTool::Rendered`].
+    pub fn to_json(&self) -> Box<[u8]> {
+        let mut out = Vec::new();
+        self.write_json(&mut out);
+        out.into_boxed_slice()
+    }
+
     fn write_json(&self, out: &mut Vec<u8>) {
         let spec = &self.tool_specification;
         let mut o = JsonObject::new(out);
