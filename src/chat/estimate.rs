@@ -45,15 +45,18 @@ fn units(bytes: &[u8]) -> u64 {
     // Branch-free with byte-wide counters (at most 255 per block), so the compiler turns it
     // into 16-byte vector operations.
     let mut simple = 0u64;
+    // Whether any 0xC9 occurs, noted in the same pass rather than searched for in another.
+    let mut c9 = 0u8;
     for block in bytes.chunks(255) {
         let (mut starts, mut wide) = (0u8, 0u8);
         for &b in block {
             starts += u8::from((b as i8) >= -0x40);
             wide += u8::from(b >= 0xCA);
+            c9 |= u8::from(b == 0xC9);
         }
         simple += u64::from(starts) + 3 * u64::from(wide);
     }
-    let c9_wide = if bytes.contains(&0xC9) {
+    let c9_wide = if c9 != 0 {
         bytes
             .windows(2)
             .filter(|w| matches!(w, [0xC9, next] if *next >= 0x90))

@@ -1150,29 +1150,34 @@ pub fn system_prompt(system: &[String], thinking_prefix: Option<&str>) -> Option
         .map(String::as_str)
         .filter(|s| !s.trim().is_empty())
         .collect();
-    let mut prompt = String::new();
+    // A client that already speaks Kiro's tags keeps its own. Looked for only when there is a
+    // prefix to add, and part by part: a tag cannot span the newline that joins two parts.
+    let prefix = thinking_prefix.filter(|_| !parts.iter().any(|p| has_thinking_tags(p)));
+    let len = parts.iter().map(|p| p.len() + 1).sum::<usize>()
+        + CHUNKED_WRITE_POLICY.len()
+        + prefix.map_or(0, |p| p.len() + 1);
+    let mut prompt = String::with_capacity(len);
+    if let Some(prefix) = prefix {
+        prompt.push_str(prefix);
+        if !parts.is_empty() {
+            prompt.push('\n');
+        }
+    }
     if !parts.is_empty() {
-        let len = parts.iter().map(|p| p.len() + 1).sum::<usize>() + CHUNKED_WRITE_POLICY.len();
-        prompt.reserve(len + 200);
         for part in &parts {
             prompt.push_str(part);
             prompt.push('\n');
         }
         prompt.push_str(CHUNKED_WRITE_POLICY);
     }
-    // A client that already speaks Kiro's tags keeps its own.
-    let has_tags = prompt.contains("<thinking_mode>") || prompt.contains("<max_thinking_length>");
-    match thinking_prefix {
-        Some(prefix) if !has_tags => {
-            if prompt.is_empty() {
-                prompt.push_str(prefix);
-            } else {
-                prompt.insert_str(0, &format!("{prefix}\n"));
-            }
-        }
-        _ => {}
-    }
     (!prompt.is_empty()).then_some(prompt)
+}
+
+/// Whether `text` holds one of Kiro's thinking tags. Both contain `thinking_`, so a prompt
+/// without it (nearly all) is read once.
+fn has_thinking_tags(text: &str) -> bool {
+    text.contains("thinking_")
+        && (text.contains("<thinking_mode>") || text.contains("<max_thinking_length>"))
 }
 
 /// Kiro has no `tool_choice`: a forced or forbidden tool becomes an instruction on the current
@@ -1933,6 +1938,15 @@ mod tests {
         assert!(system_prompt(&own, Some("<x>"))
             .unwrap()
             .starts_with("<thinking_mode>adaptive"));
+        let budget = vec!["a <b> c".to_owned(), "x<max_thinking_length>9".to_owned()];
+        assert!(system_prompt(&budget, Some("<x>"))
+            .unwrap()
+            .starts_with("a <b>"));
+        let other = vec!["<thinking_modes> <thinking_mode".to_owned()];
+        assert!(system_prompt(&other, Some("<x>"))
+            .unwrap()
+            .starts_with("<x>\n<thinking_modes>"));
+        assert!(!has_thinking_tags(CHUNKED_WRITE_POLICY));
     }
 
     #[test]
