@@ -48,7 +48,7 @@ pub struct ChatRequest {
 }
 
 /// What a response writer needs from the request's tool list, derived once per distinct list
-/// and shared by every request sending it ([`crate::dialect::tool_cache`]): Codex sends the
+/// and shared by every request sending it (`dialect::tool_cache`): Codex sends the
 /// same 18 KB list on every turn.
 #[derive(Debug, PartialEq, Default)]
 pub struct SharedEcho {

@@ -6,7 +6,7 @@
 //! root object is parsed with `tools` left as borrowed bytes
 //! ([`super::lean::root_object`]), and those bytes are looked up here. A hit costs
 //! one comparison of the bytes; the list and everything derived from it (token estimate,
-//! schemas reshaped for Kiro) are reused. Anthropic, OpenAI Chat and Gemini requests go
+//! declarations rendered for Kiro) are reused. Anthropic, OpenAI Chat and Gemini requests go
 //! through it for their [`Tools`]; OpenAI Responses keeps more per list (the list as sent, for
 //! the echo in its response object, and the names its calls map back to), in a cache of its
 //! own of the same kind (`openai_responses::tools`).

@@ -534,7 +534,7 @@ pub struct ToolSpecification<'a> {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InputSchema<'a> {
-    /// JSON, already in Kiro's shape ([`normalize::kiro_schemas`]), written verbatim.
+    /// JSON, already in Kiro's shape (`normalize::kiro_schema_json`), written verbatim.
     #[serde(serialize_with = "verbatim_json")]
     pub json: &'a [u8],
 }

@@ -4,7 +4,7 @@
 //! it adds new ones almost every release), strict where the input is simply wrong (a field of
 //! the wrong type is a 400 naming the field's path, e.g. `messages[2].content[0].source.type`).
 //!
-//! The body is parsed once, into a [`lean`] tree down to the content blocks (the bulk of a
+//! The body is parsed once, into a `dialect::lean` tree down to the content blocks (the bulk of a
 //! conversation is small objects there) and `Value`s below, and then taken apart by value, so
 //! strings move into the `ChatRequest` without copies.
 

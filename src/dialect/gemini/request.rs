@@ -6,7 +6,7 @@
 //! part the upstream cannot carry (audio, file URIs), is a 400 naming its path, e.g.
 //! `contents[2].parts[0].inlineData.mimeType`.
 //!
-//! The body is parsed once, into a [`lean`] tree down to the parts' fields (the bulk of a
+//! The body is parsed once, into a `dialect::lean` tree down to the parts' fields (the bulk of a
 //! conversation is small objects there) and `Value`s below (a call's `args`, a response's
 //! `response`, schemas: all kept as JSON), and then taken apart by value, so strings move into
 //! the `ChatRequest` without copies.

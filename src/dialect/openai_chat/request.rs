@@ -16,7 +16,7 @@
 //!   function-call stream does not have. The model simply does not see them.
 //! - `reasoning_effort` becomes a thinking budget (see `thinking_for_effort`).
 //!
-//! The body is parsed once, into a [`lean`] tree down to the messages' content parts and tool
+//! The body is parsed once, into a `dialect::lean` tree down to the messages' content parts and tool
 //! calls (the bulk of a conversation is small objects there) and `Value`s below, and then
 //! taken apart by value, so strings move into the `ChatRequest` without copies.
 

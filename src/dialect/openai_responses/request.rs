@@ -10,7 +10,7 @@
 //! The fields the response object must echo are kept in [`ChatRequest::echo`] (see
 //! [`super::ECHO_RESPONSE`]).
 //!
-//! The body is parsed once, into a [`lean`] tree down to the fields of `input`'s content parts
+//! The body is parsed once, into a `dialect::lean` tree down to the fields of `input`'s content parts
 //! (the bulk of a conversation is small objects there), and taken apart by value: types and
 //! roles are compared where they lie in the body, texts are copied once, into the
 //! `ChatRequest`. The echoed objects stay `Value`s, as the echo keeps them.
