@@ -1,6 +1,9 @@
 //! JSON output written by hand: SSE frames are built straight into the output buffer, with
 //! no intermediate `Value` or `String` per delta, and the Kiro body, whose strings (the whole
-//! conversation) are escaped here sixteen bytes (two words) at a time instead of serde_json's one.
+//! conversation) are escaped here sixteen bytes at a time instead of serde_json's one.
+//!
+//! [`escape_at`], the sixteen-byte scan, also finds where a string ends for the request
+//! parse (`dialect::lean`).
 
 use serde_json::Value;
 use std::io::Write as _;
@@ -9,70 +12,152 @@ use std::io::Write as _;
 ///
 /// Cannot fail, unlike `serde_json::to_writer`, so there is no error to ignore.
 pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     // Copy unescaped runs in one go; only `"`, `\` and control bytes need escaping, and none of
     // them can occur inside a multi-byte UTF-8 sequence.
-    let mut run_start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Two words per step: their checks are independent, so the CPU runs them side by side
-        // (a `u128` would chain them through its borrows, and is no faster than one word).
-        if let Some(block) = bytes[i..].first_chunk::<16>() {
-            let lo = escape_flags(word_at(block, 0));
-            let hi = escape_flags(word_at(block, 8));
-            if lo | hi == 0 {
-                i += 16;
-                continue;
-            }
-            i += if lo != 0 {
-                first_flagged(lo)
-            } else {
-                8 + first_flagged(hi)
-            };
-        } else if let Some(word) = bytes[i..].first_chunk::<8>() {
-            let flags = escape_flags(u64::from_le_bytes(*word));
-            if flags == 0 {
-                i += 8;
-                continue;
-            }
-            i += first_flagged(flags);
-        }
-        let b = bytes[i];
-        let short: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&bytes[run_start..i]);
-        if short.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0x0f)]);
-        } else {
-            out.extend_from_slice(short);
-        }
-        i += 1;
-        run_start = i;
+    let mut at = 0;
+    loop {
+        let rest = &bytes[at..];
+        let offset = escape_at(rest);
+        out.extend_from_slice(&rest[..offset]);
+        let Some(&b) = rest.get(offset) else { break };
+        push_escaped(out, b);
+        at += offset + 1;
     }
-    out.extend_from_slice(&bytes[run_start..]);
     out.push(b'"');
+}
+
+/// Appends the escape of `b`, one of the bytes [`escape_at`] stops at, as serde_json writes it.
+fn push_escaped(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 0x0f)],
+        ]),
+    }
+}
+
+/// The offset of the first byte of `bytes` that a JSON string cannot hold as it is: `"`, `\`
+/// or a control byte (below 0x20). `bytes.len()` if there is none.
+pub(crate) fn escape_at(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    // Most strings are short (keys, types, names): their end is in the first block.
+    if let Some(block) = bytes.first_chunk::<16>() {
+        if let Some(offset) = first_escape(block) {
+            return offset;
+        }
+        at = 16;
+    }
+    // Long texts (a file, a transcript): 64 bytes per test.
+    while let Some(block) = bytes[at..].first_chunk::<64>() {
+        if let Some(offset) = first_escape_64(block) {
+            return at + offset;
+        }
+        at += 64;
+    }
+    while let Some(block) = bytes[at..].first_chunk::<16>() {
+        if let Some(offset) = first_escape(block) {
+            return at + offset;
+        }
+        at += 16;
+    }
+    // The last few bytes, padded with a byte that needs no escaping.
+    let tail = &bytes[at..];
+    if tail.is_empty() {
+        return at;
+    }
+    let mut block = [b' '; 16];
+    block[..tail.len()].copy_from_slice(tail);
+    first_escape(&block).map_or(bytes.len(), |offset| at + offset)
+}
+
+/// The offset in `block` of its first byte that needs escaping.
+#[cfg(target_arch = "x86_64")]
+fn first_escape(block: &[u8; 16]) -> Option<usize> {
+    let mask = escape_mask(block);
+    (mask != 0).then(|| mask.trailing_zeros() as usize)
+}
+
+/// The offset in `block` of its first byte that needs escaping: the four blocks' masks joined
+/// into one word, one test for the 64 bytes.
+#[cfg(target_arch = "x86_64")]
+fn first_escape_64(block: &[u8; 64]) -> Option<usize> {
+    let mut flags = 0u64;
+    for (i, block) in block.chunks_exact(16).enumerate() {
+        if let Some(block) = block.first_chunk::<16>() {
+            flags |= u64::from(escape_mask(block)) << (16 * i);
+        }
+    }
+    (flags != 0).then(|| flags.trailing_zeros() as usize)
+}
+
+/// Bit `i` set when byte `i` of `block` needs escaping, with SSE2, which every x86-64 CPU has:
+/// one comparison per kind of byte for the sixteen.
+#[cfg(target_arch = "x86_64")]
+fn escape_mask(block: &[u8; 16]) -> u16 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: SSE2 is part of the x86-64 baseline, and the unaligned load reads exactly the
+    // sixteen bytes of `block`.
+    let mask = unsafe {
+        let bytes = _mm_loadu_si128(block.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned: a byte is below 0x20 exactly when min(byte, 0x1f) is the byte itself.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(bytes, _mm_set1_epi8(0x1f)), bytes);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+    };
+    // Sixteen bits, one per byte.
+    mask as u16
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn first_escape_64(block: &[u8; 64]) -> Option<usize> {
+    (0..64)
+        .step_by(16)
+        .find_map(|at| Some(at + first_escape(block[at..].first_chunk::<16>()?)?))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn first_escape(block: &[u8; 16]) -> Option<usize> {
+    first_escape_by_words(block)
+}
+
+/// The offset in `block` of its first byte that needs escaping, two words at a time: their
+/// checks are independent, so the CPU runs them side by side.
+#[cfg(any(not(target_arch = "x86_64"), test))]
+fn first_escape_by_words(block: &[u8; 16]) -> Option<usize> {
+    let lo = escape_flags(word_at(block, 0));
+    let hi = escape_flags(word_at(block, 8));
+    if lo != 0 {
+        Some(first_flagged(lo))
+    } else if hi != 0 {
+        Some(8 + first_flagged(hi))
+    } else {
+        None
+    }
 }
 
 /// The bytes of `word` (little-endian) that may need escaping, as their high bits: below
 /// 0x20, `"` or `\`. Exact for the first such byte; bytes after it may be flagged falsely
-/// (borrows), which is harmless since the caller looks at the flagged byte itself.
+/// (borrows), which is harmless since only the first is used.
+#[cfg(any(not(target_arch = "x86_64"), test))]
 fn escape_flags(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -84,6 +169,7 @@ fn escape_flags(word: u64) -> u64 {
 }
 
 /// The little-endian word at `at` of a 16-byte block.
+#[cfg(any(not(target_arch = "x86_64"), test))]
 fn word_at(block: &[u8; 16], at: usize) -> u64 {
     let mut word = [0; 8];
     word.copy_from_slice(&block[at..at + 8]);
@@ -91,6 +177,7 @@ fn word_at(block: &[u8; 16], at: usize) -> u64 {
 }
 
 /// The offset in its word of the first byte [`escape_flags`] flags.
+#[cfg(any(not(target_arch = "x86_64"), test))]
 fn first_flagged(flags: u64) -> usize {
     (flags.trailing_zeros() / 8) as usize
 }
@@ -254,6 +341,49 @@ mod tests {
                     json_str(&s),
                     serde_json::to_string(&s).unwrap(),
                     "byte {b:#x}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn escape_at_finds_the_first_byte_to_escape_at_every_offset() {
+        let naive = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .unwrap_or(bytes.len())
+        };
+        for b in 0..=u8::MAX {
+            // In the first block, in and after 64-byte blocks, and in the padded last bytes.
+            for offset in 0..160 {
+                let mut bytes = vec![b'x'; offset];
+                bytes.push(b);
+                bytes.extend_from_slice(b"y\\z");
+                assert_eq!(escape_at(&bytes), naive(&bytes), "byte {b:#x} at {offset}");
+                assert_eq!(escape_at(&bytes[..offset + 1]), naive(&bytes[..offset + 1]));
+            }
+        }
+        assert_eq!(escape_at(b""), 0);
+        assert_eq!(escape_at("é".repeat(20).as_bytes()), 40);
+    }
+
+    #[test]
+    fn both_block_scans_agree() {
+        for b in 0..=u8::MAX {
+            for at in 0..16 {
+                let mut block = [b'a'; 16];
+                block[at] = b;
+                assert_eq!(
+                    first_escape(&block),
+                    first_escape_by_words(&block),
+                    "{b:#x}"
+                );
+                block[15] = b'"';
+                assert_eq!(
+                    first_escape(&block),
+                    first_escape_by_words(&block),
+                    "{b:#x}"
                 );
             }
         }
