@@ -21,7 +21,6 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
 use once_cell::sync::Lazy;
-use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::fields::{array, Path, Result};
@@ -43,7 +42,7 @@ static SHARED: Lazy<ToolCache<Tools>> = Lazy::new(ToolCache::with_default_bounds
 /// unless a request of this dialect sent the same bytes before.
 pub(crate) fn shared_tools(
     dialect: Dialect,
-    raw: Option<&RawValue>,
+    raw: Option<&[u8]>,
     at: &Path,
     parse: impl FnOnce(Vec<Value>, &Path) -> Result<Vec<Tool>>,
 ) -> Result<Tools> {
@@ -138,24 +137,25 @@ impl ToolCache<Tools> {
     pub(crate) fn get_or_parse(
         &self,
         dialect: Dialect,
-        raw: Option<&RawValue>,
+        raw: Option<&[u8]>,
         at: &Path,
         parse: impl FnOnce(Vec<Value>, &Path) -> Result<Vec<Tool>>,
     ) -> Result<Tools> {
-        let Some(raw) = raw.filter(|raw| raw.get() != "null") else {
+        let Some(raw) = raw.filter(|raw| *raw != b"null") else {
             return Ok(Tools::default());
         };
-        self.get_or_insert_with(dialect, raw.get().as_bytes(), || {
+        self.get_or_insert_with(dialect, raw, || {
             Ok(Tools::new(parse(array(parse_raw(raw)?, at)?, at)?))
         })
     }
 }
 
-/// A `tools` member left raw by the root's parse, as a `Value`.
-pub(crate) fn parse_raw(raw: &RawValue) -> Result<Value> {
-    // Already validated as JSON by the root's parse; an error here would be a serde bug.
-    serde_json::from_str(raw.get())
-        .map_err(|e| GatewayError::invalid(format!("the request body is not valid JSON: {e}")))
+/// A `tools` member left raw by the root's parse, as a `Value`. The root's parse only found
+/// where the member ends, so this is where a list's JSON is checked.
+pub(crate) fn parse_raw(raw: &[u8]) -> Result<Value> {
+    serde_json::from_slice(raw).map_err(|e| {
+        GatewayError::invalid(format!("the request body is not valid JSON: tools: {e}"))
+    })
 }
 
 impl<T: Clone> ToolCache<T> {
@@ -254,12 +254,8 @@ mod tests {
             .collect()
     }
 
-    fn raw(json: &str) -> Box<RawValue> {
-        RawValue::from_string(json.to_owned()).expect("valid JSON")
-    }
-
     fn lookup(cache: &ToolCache<Tools>, dialect: Dialect, json: &str) -> Result<Tools> {
-        cache.get_or_parse(dialect, Some(&raw(json)), &ROOT.key("tools"), names)
+        cache.get_or_parse(dialect, Some(json.as_bytes()), &ROOT.key("tools"), names)
     }
 
     /// Seen twice, so kept: what a third request gets.

@@ -18,7 +18,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use once_cell::sync::Lazy;
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use crate::chat::{SharedEcho, Tool, Tools};
@@ -46,11 +45,11 @@ pub struct Declarations {
 impl Declarations {
     /// The declarations of `raw`, the request's `tools` left unparsed by the root's parse
     /// (absent or `null`: none).
-    pub fn shared(raw: Option<&RawValue>, at: &Path) -> Result<Arc<Declarations>> {
-        let Some(raw) = raw.filter(|raw| raw.get() != "null") else {
+    pub fn shared(raw: Option<&[u8]>, at: &Path) -> Result<Arc<Declarations>> {
+        let Some(raw) = raw.filter(|raw| *raw != b"null") else {
             return Declarations::parse(Vec::new(), at).map(Arc::new);
         };
-        DECLARED.get_or_insert_with(Dialect::OpenAiResponses, raw.get().as_bytes(), || {
+        DECLARED.get_or_insert_with(Dialect::OpenAiResponses, raw, || {
             Declarations::parse(array(parse_raw(raw)?, at)?, at).map(Arc::new)
         })
     }
