@@ -2,7 +2,7 @@
 //! no intermediate `Value` or `String` per delta, and the Kiro body, whose strings (the whole
 //! conversation) are escaped here sixteen bytes at a time instead of serde_json's one.
 //!
-//! [`escape_at`], the sixteen-byte scan, also finds where a string ends for the request
+//! `escape_at`, the sixteen-byte scan, also finds where a string ends for the request
 //! parse (`dialect::lean`).
 
 use serde_json::Value;
