@@ -290,6 +290,24 @@ mod tests {
     }
 
     #[test]
+    fn a_list_that_is_not_json_is_refused_every_time_and_never_kept() {
+        // The root's parse steps over `tools` without validating it: this is where it is checked.
+        let cache = ToolCache::new(4, 1 << 20, 1 << 20);
+        for _ in 0..3 {
+            let err = lookup(&cache, Dialect::Anthropic, r#"[{"name":"a"},}]"#).unwrap_err();
+            assert!(
+                err.message
+                    .starts_with("the request body is not valid JSON: tools: "),
+                "{}",
+                err.message
+            );
+        }
+        assert_eq!(cache.len(), 0);
+        let absent = cache.get_or_parse(Dialect::Anthropic, Some(b"null"), &ROOT, names);
+        assert!(absent.expect("no tools").is_empty());
+    }
+
+    #[test]
     fn a_list_seen_once_is_not_kept() {
         let cache = ToolCache::new(4, 1 << 20, 1 << 20);
         for i in 0..=SEEN_ONCE {

@@ -944,6 +944,26 @@ mod tests {
             "[".repeat(50_000)
         );
         assert!(parse(body.as_bytes(), &RequestHints::default()).is_err());
+        // The tool list is stepped over by its brackets, then parsed on its own.
+        let deep_tools = format!(
+            r#"{{"model":"m","messages":[{{"role":"user","content":"hi"}}],"tools":{}{}}}"#,
+            "[".repeat(50_000),
+            "]".repeat(50_000)
+        );
+        assert!(parse(deep_tools.as_bytes(), &RequestHints::default()).is_err());
+    }
+
+    #[test]
+    fn a_broken_tool_list_is_a_400() {
+        let body =
+            br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[{"name":"a",}]}"#;
+        let err = parse(body, &RequestHints::default()).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("the request body is not valid JSON: tools: "),
+            "{}",
+            err.message
+        );
     }
 
     /// The captured Claude Code requests (`tests/fixtures/claude-code.*.json`, or the directory
