@@ -102,45 +102,48 @@ impl<'b> Parser<'b> {
         self.depth_left += 1;
     }
 
+    /// Past `byte`, the next byte that is not whitespace, or refused.
+    fn expect(&mut self, byte: u8) -> Parsed<()> {
+        if self.peek()? != byte {
+            return Err(Refused);
+        }
+        self.at += 1;
+        Ok(())
+    }
+
     /// At an object's `{`: each member's key, given to `member` to read its value, then the
     /// closing `}`.
     fn members(
         &mut self,
         mut member: impl FnMut(&mut Self, Cow<'b, str>) -> Parsed<()>,
     ) -> Parsed<()> {
-        self.enter()?;
-        if self.peek()? != b'}' {
-            loop {
-                if self.peek()? != b'"' {
-                    return Err(Refused);
-                }
-                self.at += 1;
-                let key = self.string()?;
-                if self.peek()? != b':' {
-                    return Err(Refused);
-                }
-                self.at += 1;
-                member(self, key)?;
-                match self.peek()? {
-                    b',' => self.at += 1,
-                    b'}' => break,
-                    _ => return Err(Refused),
-                }
-            }
-        }
-        self.leave();
-        Ok(())
+        self.delimited(b'}', |parser| {
+            parser.expect(b'"')?;
+            let key = parser.string()?;
+            parser.expect(b':')?;
+            member(parser, key)
+        })
     }
 
     /// At an array's `[`: each item, read by `item`, then the closing `]`.
-    fn items(&mut self, mut item: impl FnMut(&mut Self) -> Parsed<()>) -> Parsed<()> {
+    fn items(&mut self, item: impl FnMut(&mut Self) -> Parsed<()>) -> Parsed<()> {
+        self.delimited(b']', item)
+    }
+
+    /// At a container's opening bracket: its entries, each read by `entry`, separated by
+    /// commas, up to `close`.
+    fn delimited(
+        &mut self,
+        close: u8,
+        mut entry: impl FnMut(&mut Self) -> Parsed<()>,
+    ) -> Parsed<()> {
         self.enter()?;
-        if self.peek()? != b']' {
+        if self.peek()? != close {
             loop {
-                item(self)?;
+                entry(self)?;
                 match self.peek()? {
                     b',' => self.at += 1,
-                    b']' => break,
+                    byte if byte == close => break,
                     _ => return Err(Refused),
                 }
             }
