@@ -14,6 +14,30 @@ use std::io::Write as _;
 pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
+    push_str_escaped(out, s);
+    out.push(b'"');
+}
+
+/// Appends `parts` joined by `separator` as one JSON string literal, as [`push_json_str`]
+/// would write the joined string, without building it.
+pub fn push_json_joined(out: &mut Vec<u8>, parts: &[&str], separator: &str) {
+    let len = parts
+        .iter()
+        .map(|p| p.len() + separator.len())
+        .sum::<usize>();
+    out.reserve(len + 2);
+    out.push(b'"');
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            push_str_escaped(out, separator);
+        }
+        push_str_escaped(out, part);
+    }
+    out.push(b'"');
+}
+
+/// Appends `s` escaped, without quotes.
+fn push_str_escaped(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // Copy unescaped runs in one go; only `"`, `\` and control bytes need escaping, and none of
     // them can occur inside a multi-byte UTF-8 sequence.
@@ -26,7 +50,6 @@ pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
         push_escaped(out, b);
         at += offset + 1;
     }
-    out.push(b'"');
 }
 
 /// Appends the escape of `b`, one of the bytes [`escape_at`] stops at, as serde_json writes it.
@@ -411,6 +434,17 @@ mod tests {
             s in "[a-z\"\\\n\t\u{1}\u{7f}é你 ]{0,80}"
         ) {
             prop_assert_eq!(json_str(&s), serde_json::to_string(&s).unwrap());
+        }
+
+        #[test]
+        fn joined_parts_are_written_as_their_join_is(
+            parts in proptest::collection::vec("[a-z\"\\\n\u{1}é ]{0,12}", 0..5),
+            separator in "[\n ,\"]{0,2}",
+        ) {
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            let mut out = Vec::new();
+            push_json_joined(&mut out, &parts, &separator);
+            prop_assert_eq!(out, serde_json::to_vec(&parts.join(&separator)).unwrap());
         }
 
         #[test]

@@ -1142,35 +1142,25 @@ fn normalize_effort(effort: &str) -> &'static str {
         .unwrap_or("high")
 }
 
-/// The synthetic first user turn: thinking tags, the client's system prompt and the chunked
-/// write policy (§2.2 step 5). `None` when there is neither a system prompt nor thinking.
-pub fn system_prompt(system: &[String], thinking_prefix: Option<&str>) -> Option<String> {
-    let parts: Vec<&str> = system
+/// The synthetic first user turn, as the lines that make it (joined with `\n` when written):
+/// thinking tags, the client's system prompt and the chunked write policy (§2.2 step 5).
+/// Empty when there is neither a system prompt nor thinking.
+pub fn system_prompt<'a>(system: &'a [String], thinking_prefix: Option<&'a str>) -> Vec<&'a str> {
+    let parts = system
         .iter()
         .map(String::as_str)
-        .filter(|s| !s.trim().is_empty())
-        .collect();
+        .filter(|s| !s.trim().is_empty());
     // A client that already speaks Kiro's tags keeps its own. Looked for only when there is a
     // prefix to add, and part by part: a tag cannot span the newline that joins two parts.
-    let prefix = thinking_prefix.filter(|_| !parts.iter().any(|p| has_thinking_tags(p)));
-    let len = parts.iter().map(|p| p.len() + 1).sum::<usize>()
-        + CHUNKED_WRITE_POLICY.len()
-        + prefix.map_or(0, |p| p.len() + 1);
-    let mut prompt = String::with_capacity(len);
-    if let Some(prefix) = prefix {
-        prompt.push_str(prefix);
-        if !parts.is_empty() {
-            prompt.push('\n');
-        }
+    let prefix = thinking_prefix.filter(|_| !parts.clone().any(has_thinking_tags));
+    let mut lines = Vec::with_capacity(system.len() + 2);
+    lines.extend(prefix);
+    let before_parts = lines.len();
+    lines.extend(parts);
+    if lines.len() > before_parts {
+        lines.push(CHUNKED_WRITE_POLICY);
     }
-    if !parts.is_empty() {
-        for part in &parts {
-            prompt.push_str(part);
-            prompt.push('\n');
-        }
-        prompt.push_str(CHUNKED_WRITE_POLICY);
-    }
-    (!prompt.is_empty()).then_some(prompt)
+    lines
 }
 
 /// Whether `text` holds one of Kiro's thinking tags. Both contain `thinking_`, so a prompt
@@ -1924,28 +1914,22 @@ mod tests {
             "".to_owned(),
             "Be brief.".to_owned(),
         ];
+        let system_prompt = |system: &[String], prefix| system_prompt(system, prefix).join("\n");
         assert_eq!(
-            system_prompt(&system, None).unwrap(),
+            system_prompt(&system, None),
             format!("You are helpful.\nBe brief.\n{CHUNKED_WRITE_POLICY}")
         );
-        let with_tags =
-            system_prompt(&system, Some("<thinking_mode>enabled</thinking_mode>")).unwrap();
+        let with_tags = system_prompt(&system, Some("<thinking_mode>enabled</thinking_mode>"));
         assert!(with_tags.starts_with("<thinking_mode>enabled</thinking_mode>\nYou are helpful."));
-        assert_eq!(system_prompt(&[], Some("<t>")).unwrap(), "<t>");
-        assert_eq!(system_prompt(&[], None), None);
+        assert_eq!(system_prompt(&[], Some("<t>")), "<t>");
+        assert_eq!(system_prompt(&[], None), "");
         // A client that already sends the tags keeps its own.
         let own = vec!["<thinking_mode>adaptive</thinking_mode> go".to_owned()];
-        assert!(system_prompt(&own, Some("<x>"))
-            .unwrap()
-            .starts_with("<thinking_mode>adaptive"));
+        assert!(system_prompt(&own, Some("<x>")).starts_with("<thinking_mode>adaptive"));
         let budget = vec!["a <b> c".to_owned(), "x<max_thinking_length>9".to_owned()];
-        assert!(system_prompt(&budget, Some("<x>"))
-            .unwrap()
-            .starts_with("a <b>"));
+        assert!(system_prompt(&budget, Some("<x>")).starts_with("a <b>"));
         let other = vec!["<thinking_modes> <thinking_mode".to_owned()];
-        assert!(system_prompt(&other, Some("<x>"))
-            .unwrap()
-            .starts_with("<x>\n<thinking_modes>"));
+        assert!(system_prompt(&other, Some("<x>")).starts_with("<x>\n<thinking_modes>"));
         assert!(!has_thinking_tags(CHUNKED_WRITE_POLICY));
     }
 

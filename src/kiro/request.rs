@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::models::ModelInfo;
 use super::normalize::{self, ToolSet, Turn, UserTurn};
 use crate::chat::{ChatRequest, ErrorKind, GatewayError, ToolChoice};
-use crate::json::{push_json_array, push_json_str, push_json_value};
+use crate::json::{push_json_array, push_json_joined, push_json_str, push_json_value};
 
 /// Kiro answers a cryptic 400 above about 615 KB (\[G\] `config.py`).
 pub const DEFAULT_PAYLOAD_BUDGET: usize = 615_000;
@@ -118,9 +118,9 @@ pub fn build(req: &ChatRequest, opts: &BuildOptions<'_>) -> Result<KiroRequest, 
     };
 
     let mut entries = Vec::with_capacity(history.len() + 2);
-    if let Some(system) = system {
+    if !system.is_empty() {
         entries.push(HistoryMessage::UserInputMessage(UserInputMessage::text(
-            Cow::Owned(system),
+            Content::Lines(system),
             model_id,
         )));
         entries.push(HistoryMessage::AssistantResponseMessage(
@@ -133,7 +133,7 @@ pub fn build(req: &ChatRequest, opts: &BuildOptions<'_>) -> Result<KiroRequest, 
     for turn in history {
         entries.push(match turn {
             Turn::User(mut user) => HistoryMessage::UserInputMessage(UserInputMessage {
-                content: user.content(),
+                content: Content::Text(user.content()),
                 model_id,
                 origin: ORIGIN,
                 images: user.images,
@@ -162,7 +162,7 @@ pub fn build(req: &ChatRequest, opts: &BuildOptions<'_>) -> Result<KiroRequest, 
             conversation_id: &conversation_id,
             current_message: CurrentMessage {
                 user_input_message: UserInputMessage {
-                    content: current_content,
+                    content: Content::Text(current_content),
                     model_id,
                     origin: ORIGIN,
                     images: current.images,
@@ -412,7 +412,7 @@ enum HistoryMessage<'a> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct UserInputMessage<'a> {
-    content: Cow<'a, str>,
+    content: Content<'a>,
     model_id: &'a str,
     origin: &'static str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -424,7 +424,7 @@ struct UserInputMessage<'a> {
 }
 
 impl<'a> UserInputMessage<'a> {
-    fn text(content: Cow<'a, str>, model_id: &'a str) -> Self {
+    fn text(content: Content<'a>, model_id: &'a str) -> Self {
         UserInputMessage {
             content,
             model_id,
@@ -432,6 +432,24 @@ impl<'a> UserInputMessage<'a> {
             images: Vec::new(),
             documents: Vec::new(),
             user_input_message_context: UserInputMessageContext::default(),
+        }
+    }
+}
+
+/// A user message's `content`. The system prompt goes out as the lines it is made of: it is
+/// tens of KB, and joining them into one `String` first copied all of it once more.
+#[derive(Debug)]
+enum Content<'a> {
+    Text(Cow<'a, str>),
+    /// Joined with `\n`.
+    Lines(Vec<&'a str>),
+}
+
+impl Serialize for Content<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Content::Text(text) => serializer.serialize_str(text),
+            Content::Lines(lines) => serializer.serialize_str(&lines.join("\n")),
         }
     }
 }
@@ -629,7 +647,10 @@ impl HistoryMessage<'_> {
 impl UserInputMessage<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         let mut o = JsonObject::new(out);
-        o.str("content", &self.content);
+        match &self.content {
+            Content::Text(text) => o.str("content", text),
+            Content::Lines(lines) => push_json_joined(o.key("content"), lines, "\n"),
+        }
         o.str("modelId", self.model_id);
         o.str("origin", self.origin);
         if !self.images.is_empty() {

@@ -39,6 +39,7 @@ pub(super) fn root_object<'b>(
         body,
         at: 0,
         depth_left: MAX_DEPTH,
+        unescaped: Vec::new(),
     };
     if parser.peek()? != b'{' {
         return Err(Refused);
@@ -71,6 +72,9 @@ struct Parser<'b> {
     at: usize,
     /// Containers that may still be opened.
     depth_left: u8,
+    /// Where escaped strings are decoded before being copied out at their length: growing
+    /// each string's own buffer instead copied it over and over, on cold memory.
+    unescaped: Vec<u8>,
 }
 
 impl<'b> Parser<'b> {
@@ -254,9 +258,11 @@ impl<'b> Parser<'b> {
         }
     }
 
-    /// The string from `start`, whose first escape is at `at`.
+    /// The string from `start`, whose first escape is at `at`. (A refusal ends the parse, so
+    /// the scratch buffer is only put back on success.)
     fn unescape(&mut self, start: usize, mut at: usize) -> Parsed<String> {
-        let mut text = Vec::with_capacity(at - start + 16);
+        let mut text = std::mem::take(&mut self.unescaped);
+        text.clear();
         let mut run = start;
         loop {
             text.extend_from_slice(&self.body[run..at]);
@@ -281,7 +287,9 @@ impl<'b> Parser<'b> {
             at += escape_at(&self.body[at..]);
         }
         self.at = at + 1;
-        String::from_utf8(text).map_err(|_| Refused)
+        let string = std::str::from_utf8(&text).map_err(|_| Refused)?.to_owned();
+        self.unescaped = text;
+        Ok(string)
     }
 
     /// After `\u`: the character, appended to `text`, and where its escape ends. As serde_json,
