@@ -351,6 +351,7 @@ fn start_mock(bin: &Path, cores: Option<&str>) -> Proc {
         "--listen",
         &addr.to_string(),
         "--fast",
+        "--stamp",
         "--accept-token",
         MOCK_TOKEN,
     ])
@@ -497,6 +498,9 @@ fn http_request(path: &str, headers: &[(String, String)], body: &[u8]) -> Vec<u8
     out
 }
 
+/// How much of a response body is kept to find the mock's stamp: the first event, in any dialect.
+const BODY_START: usize = 4096;
+
 #[derive(Clone, Copy)]
 struct Sample {
     /// First byte of the response (status line).
@@ -504,6 +508,28 @@ struct Sample {
     /// First byte of the body (the first event).
     first_event: Duration,
     total: Duration,
+    /// The mock's own time for this request, from its `--stamp` event: from the request's head
+    /// to the answer's. `ttfb` minus this is what everything between client and mock added.
+    mock_service: Option<Duration>,
+}
+
+impl Sample {
+    /// Time to first byte with the mock's own time taken out.
+    fn added(&self) -> Option<Duration> {
+        self.mock_service.map(|m| self.ttfb.saturating_sub(m))
+    }
+}
+
+/// The mock's stamp (`[[mock-service-ns:N]]`) in the first bytes of a response body.
+fn mock_service(body_start: &[u8]) -> Option<Duration> {
+    const STAMP: &[u8] = b"[[mock-service-ns:";
+    let at = body_start.windows(STAMP.len()).position(|w| w == STAMP)? + STAMP.len();
+    let digits = body_start[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let ns = std::str::from_utf8(&body_start[at..at + digits]).ok()?;
+    Some(Duration::from_nanos(ns.parse().ok()?))
 }
 
 #[derive(Debug)]
@@ -591,6 +617,12 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
     let mut marker = Marker::new(req.expect);
     let mut data = vec![0u8; 16 * 1024];
     let mut first_event = None;
+    // The body's first bytes, where the mock's stamp is.
+    let mut body_start = Vec::new();
+    let mut keep_start = |piece: &[u8]| {
+        let room = BODY_START.saturating_sub(body_start.len());
+        body_start.extend_from_slice(&piece[..piece.len().min(room)]);
+    };
     if chunked {
         loop {
             line.clear();
@@ -613,6 +645,7 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
                     .await
                     .map_err(|_| Failure::Incomplete)?;
                 marker.feed(&data[..take]);
+                keep_start(&data[..take]);
                 n -= take;
             }
             let mut crlf = [0u8; 2];
@@ -630,6 +663,7 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
                 .map_err(|_| Failure::Incomplete)?;
             first_event.get_or_insert_with(|| start.elapsed());
             marker.feed(&data[..take]);
+            keep_start(&data[..take]);
             n -= take;
         }
     } else {
@@ -646,6 +680,7 @@ async fn exchange(conn: &mut Conn, req: &Request) -> Result<Sample, Failure> {
         ttfb,
         first_event: first_event.unwrap_or(ttfb),
         total: start.elapsed(),
+        mock_service: mock_service(&body_start),
     })
 }
 
@@ -801,6 +836,8 @@ struct Report {
     ttfb_tail: [f64; 4],
     first: (f64, f64),
     total: (f64, f64),
+    /// Time to first byte minus the mock's own time, per request, p50/p99 (NaN without stamps).
+    added: (f64, f64),
     /// CPU seconds of the process under test, and per 1000 requests.
     cpu_s: f64,
     /// CPU of the mock during the run (for the mock's own run, the same as `cpu_s`).
@@ -842,12 +879,13 @@ fn error_kinds(failures: &[Failure]) -> String {
 
 fn print_header() {
     println!(
-        "{:<8} {:>6} {:>5} {:>8} {:>15} {:>15} {:>15} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "{:<8} {:>6} {:>5} {:>8} {:>15} {:>15} {:>15} {:>15} {:>8} {:>9} {:>9} {:>8} {:>8} {:>8}",
         "target",
         "ok",
         "err",
         "req/s",
         "ttfb p50/p99",
+        "added p50/p99",
         "1st ev p50/p99",
         "total p50/p99",
         "cpu s",
@@ -862,13 +900,15 @@ fn print_header() {
 fn print_report(r: &Report) {
     let per = |s: f64| s * 1e6 / r.ok.max(1) as f64;
     println!(
-        "{:<8} {:>6} {:>5} {:>8.0} {:>7.2}/{:<7.2} {:>7.2}/{:<7.2} {:>7.1}/{:<7.1} {:>8.2} {:>9.0} {:>9.0} {:>8.1} {:>8.1} {:>8.1}",
+        "{:<8} {:>6} {:>5} {:>8.0} {:>7.2}/{:<7.2} {:>7.2}/{:<7.2} {:>7.2}/{:<7.2} {:>7.1}/{:<7.1} {:>8.2} {:>9.0} {:>9.0} {:>8.1} {:>8.1} {:>8.1}",
         r.name,
         r.ok,
         r.errors,
         r.rps,
         r.ttfb.0,
         r.ttfb.1,
+        r.added.0,
+        r.added.1,
         r.first.0,
         r.first.1,
         r.total.0,
@@ -902,6 +942,7 @@ fn report_json(args: &Args, body_len: usize, r: &Report) -> String {
         "ttfb_ms": [r.ttfb.0, r.ttfb.1],
         "ttfb_p90_p95_p999_max_ms": r.ttfb_tail,
         "first_event_ms": [r.first.0, r.first.1],
+        "added_ttfb_ms": [r.added.0, r.added.1],
         "total_ms": [r.total.0, r.total.1],
         "cpu_us_per_req": r.cpu_s * 1e6 / r.ok.max(1) as f64,
         "mock_cpu_us_per_req": r.mock_cpu_s * 1e6 / r.ok.max(1) as f64,
@@ -971,6 +1012,7 @@ fn measure(
         ),
         first: percentiles(samples.iter().map(|s| s.first_event).collect()),
         total: percentiles(samples.iter().map(|s| s.total).collect()),
+        added: percentiles(samples.iter().filter_map(Sample::added).collect()),
         cpu_s: after.cpu_ticks.saturating_sub(before.cpu_ticks) as f64 / ticks,
         mock_cpu_s: mock_after.cpu_ticks.saturating_sub(mock_before.cpu_ticks) as f64 / ticks,
         hwm_mb: after.hwm_kb as f64 / 1024.0,
@@ -1051,6 +1093,17 @@ fn smoke_test() {
     marker.feed(b"event: response.complete");
     marker.feed(b"x response.\n");
     assert!(!marker.found());
+    // The mock's stamp is read from an SSE text delta and from a raw Kiro frame alike.
+    let sse =
+        b"event: content_block_delta\ndata: {\"delta\":{\"text\":\"[[mock-service-ns:1500]]\"}}";
+    assert_eq!(mock_service(sse), Some(Duration::from_nanos(1500)));
+    let frame = kiro_edge::kiro::eventstream::encode_event(
+        "assistantResponseEvent",
+        br#"{"content":"[[mock-service-ns:42]]"}"#,
+    );
+    assert_eq!(mock_service(&frame), Some(Duration::from_nanos(42)));
+    assert_eq!(mock_service(b"data: [[mock-service-ns:]]"), None);
+    assert_eq!(mock_service(b"data: hello"), None);
     println!("load: bodies convert; run the load with `cargo bench --bench load -- --help`");
 }
 
@@ -1118,11 +1171,13 @@ fn print_overhead_medians(rounds: &[Vec<Report>], a: &str, b: &str) {
     }
     let of = |f: fn(&Report, &Report) -> f64| spread(pairs.iter().map(|(a, b)| f(a, b)).collect());
     println!(
-        "median of {} rounds, {a} vs {b}: req/s ×{}; ttfb p50 +{} ms, p99 +{} ms; CPU ×{}",
+        "median of {} rounds, {a} vs {b}: req/s ×{}; ttfb p50 +{} ms, p99 +{} ms; per request, added p50 +{} ms, p99 +{} ms; CPU ×{}",
         pairs.len(),
         of(|a, b| a.rps / b.rps),
         of(|a, b| a.ttfb.0 - b.ttfb.0),
         of(|a, b| a.ttfb.1 - b.ttfb.1),
+        of(|a, b| a.added.0 - b.added.0),
+        of(|a, b| a.added.1 - b.added.1),
         of(|a, b| cpu_per_request(a) / cpu_per_request(b)),
     );
 }
@@ -1131,12 +1186,14 @@ fn print_overhead_medians(rounds: &[Vec<Report>], a: &str, b: &str) {
 fn print_overhead(a: &Report, b: &Report) {
     let (a_cpu, b_cpu) = (cpu_per_request(a), cpu_per_request(b));
     println!(
-        "overhead {} vs {}: req/s ×{:.3}; ttfb p50 +{:.2} ms, p99 +{:.2} ms; first event p99 +{:.2} ms; total p50 ×{:.2}, p99 ×{:.2}; CPU {:.0} µs/req = ×{:.2} the {}'s",
+        "overhead {} vs {}: req/s ×{:.3}; ttfb p50 +{:.2} ms, p99 +{:.2} ms; per request, added p50 +{:.2} ms, p99 +{:.2} ms; first event p99 +{:.2} ms; total p50 ×{:.2}, p99 ×{:.2}; CPU {:.0} µs/req = ×{:.2} the {}'s",
         a.name,
         b.name,
         a.rps / b.rps,
         a.ttfb.0 - b.ttfb.0,
         a.ttfb.1 - b.ttfb.1,
+        a.added.0 - b.added.0,
+        a.added.1 - b.added.1,
         a.first.1 - b.first.1,
         a.total.0 / b.total.0,
         a.total.1 / b.total.1,

@@ -34,6 +34,8 @@ OPTIONS:
   --accept-token TOK   an access token that is always valid (repeatable)
   --pace-ms MS         gap between stream events (default 20)
   --fast               no gaps between events (load tests)
+  --stamp              open each stream with a text event [[mock-service-ns:N]]: the
+                       nanoseconds from the request's head to the answer's (load tests)
   --log-requests N     keep at most N requests in the log (default 1000)
   -h, --help           this text
 
@@ -73,6 +75,7 @@ struct Config {
     accept_tokens: Vec<String>,
     pace_ms: u64,
     fast: bool,
+    stamp: bool,
     log_requests: usize,
 }
 
@@ -85,6 +88,7 @@ impl Default for Config {
             accept_tokens: Vec::new(),
             pace_ms: 20,
             fast: false,
+            stamp: false,
             log_requests: 1000,
         }
     }
@@ -119,6 +123,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Command, String>
             "--accept-token" => config.accept_tokens.push(value("--accept-token")?),
             "--pace-ms" => config.pace_ms = number(&value("--pace-ms")?, "--pace-ms")?,
             "--fast" => config.fast = true,
+            "--stamp" => config.stamp = true,
             "--log-requests" => {
                 config.log_requests = number(&value("--log-requests")?, "--log-requests")?
             }
@@ -199,7 +204,13 @@ fn main() {
     } else {
         Duration::from_millis(config.pace_ms)
     };
-    let app = MockApp::new(MockState::new(tokens, config.log_requests), Pacing { pace });
+    let app = MockApp::new(
+        MockState::new(tokens, config.log_requests),
+        Pacing {
+            pace,
+            stamp: config.stamp,
+        },
+    );
 
     let conf = ServerConf {
         threads: 2,
@@ -243,6 +254,7 @@ mod tests {
             "--pace-ms",
             "0",
             "--fast",
+            "--stamp",
             "--log-requests",
             "3",
         ]);
@@ -255,6 +267,7 @@ mod tests {
                 accept_tokens: vec!["a".into(), "b".into()],
                 pace_ms: 0,
                 fast: true,
+                stamp: true,
                 log_requests: 3,
             }))
         );

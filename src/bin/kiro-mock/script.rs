@@ -430,6 +430,13 @@ fn push_text(events: &mut Vec<Event>, text: &str, pace: Duration) {
     }
 }
 
+/// The first frame of a stream under `--stamp`: how long the mock took from the request's
+/// head to its answer's, as text, so that a load generator can take the mock's own time out
+/// of each request's time to first byte (`[[mock-service-ns:N]]`).
+pub fn stamp_frame(service: Duration) -> Vec<u8> {
+    text_frame(&format!("[[mock-service-ns:{}]]", service.as_nanos()))
+}
+
 fn text_frame(text: &str) -> Vec<u8> {
     encode_event(
         "assistantResponseEvent",
@@ -720,6 +727,20 @@ mod tests {
             .filter(|(_, e, _)| e == "assistantResponseEvent")
             .map(|(_, _, p)| p["content"].as_str().unwrap().to_owned())
             .collect()
+    }
+
+    #[test]
+    fn the_stamp_is_a_text_event_with_the_nanoseconds() {
+        let frame = stamp_frame(Duration::from_micros(1500));
+        let mut decoder = kiro_edge::kiro::eventstream::Decoder::new();
+        decoder.feed(&frame).unwrap();
+        let frame = decoder.next_frame().unwrap().unwrap();
+        assert_eq!(
+            frame.header_str(":event-type"),
+            Some("assistantResponseEvent")
+        );
+        let payload: Value = serde_json::from_slice(&frame.payload).unwrap();
+        assert_eq!(payload["content"], "[[mock-service-ns:1500000]]");
     }
 
     #[test]

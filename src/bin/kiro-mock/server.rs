@@ -38,6 +38,8 @@ const SOCIAL_PROFILE_ARN: &str =
 pub struct Pacing {
     /// Gap between events; zero with `--fast`.
     pub pace: Duration,
+    /// Streams open with [`script::stamp_frame`] (`--stamp`).
+    pub stamp: bool,
 }
 
 pub struct MockApp {
@@ -195,19 +197,21 @@ impl MockApp {
     }
 
     async fn serve(&self, session: &mut ServerSession) -> Flow {
+        // The request's head has been read: the mock's own time starts here.
+        let received = std::time::Instant::now();
         let req = incoming(session);
         let raw = match read_body(session, MAX_BODY).await {
             Ok(raw) => raw,
             Err(BodyError::TooLarge) => {
                 session.set_keepalive(None);
                 let reply = Reply::json(413, &json!({"message": "Request body too large"}));
-                let _ = self.send(session, reply).await;
+                let _ = self.send(session, reply, received).await;
                 return Flow::Close;
             }
             Err(BodyError::Io) => return Flow::Close,
         };
         let reply = self.route(&req, &raw);
-        self.send(session, reply).await
+        self.send(session, reply, received).await
     }
 
     fn route(&self, req: &Incoming, raw: &[u8]) -> Reply {
@@ -458,7 +462,12 @@ impl MockApp {
         self.rest(req, raw, "ListAvailableModels", json!({ "models": models }))
     }
 
-    async fn send(&self, session: &mut ServerSession, reply: Reply) -> Flow {
+    async fn send(
+        &self,
+        session: &mut ServerSession,
+        reply: Reply,
+        received: std::time::Instant,
+    ) -> Flow {
         match reply {
             Reply::Json { status, body } => send_json(session, status, body).await,
             Reply::Chat(answer) => {
@@ -479,7 +488,10 @@ impl MockApp {
                         }
                         Flow::Close
                     }
-                    AnswerKind::Stream(plan) => send_stream(session, plan).await,
+                    AnswerKind::Stream(plan) => {
+                        let stamp = self.pacing.stamp.then_some(received);
+                        send_stream(session, plan, stamp).await
+                    }
                 }
             }
         }
@@ -527,9 +539,20 @@ async fn write_stream_header(session: &mut ServerSession) -> pingora_error::Resu
     session.write_response_header(Box::new(h)).await
 }
 
-async fn send_stream(session: &mut ServerSession, plan: StreamPlan) -> Flow {
+/// Streams `plan`; with a `stamp` (the request's arrival), a first frame saying how long the
+/// mock took to answer.
+async fn send_stream(
+    session: &mut ServerSession,
+    plan: StreamPlan,
+    stamp: Option<std::time::Instant>,
+) -> Flow {
     let result = async {
+        let service = stamp.map(|received| received.elapsed());
         write_stream_header(session).await?;
+        if let Some(service) = service {
+            let frame = script::stamp_frame(service);
+            session.write_response_body(frame.into(), false).await?;
+        }
         for step in plan.steps {
             match step {
                 Step::Send(frame) => session.write_response_body(frame.into(), false).await?,
@@ -615,6 +638,7 @@ mod tests {
             MockState::new(tokens, 100),
             Pacing {
                 pace: Duration::ZERO,
+                stamp: false,
             },
         )
     }
