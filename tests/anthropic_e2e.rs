@@ -109,6 +109,22 @@ fn streaming_text_follows_the_sse_grammar() {
     assert!(delta.1["usage"]["output_tokens"].as_u64().unwrap() > 0);
 }
 
+/// The load harness's `kiro-mock --stamp`: each stream opens with the mock's own time, which
+/// reaches the client as the answer's first text.
+#[test]
+fn a_stamping_mock_opens_the_answer_with_its_own_time() {
+    let mock = start_mock(&["--pace-ms", "2", "--stamp"]);
+    let gw = start_gateway(&mock, &json!([social_credential("a1", 3600)]), "");
+    let resp = post_json(&gw, "/v1/messages", &ask("stream me", true));
+    let text = text_of(&checked_sse(&resp));
+    let rest = text
+        .strip_prefix("[[mock-service-ns:")
+        .unwrap_or_else(|| panic!("no stamp first: {text:?}"));
+    let (ns, answer) = rest.split_once("]]").expect("the stamp is closed");
+    assert!(ns.parse::<u64>().expect("nanoseconds") > 0);
+    assert_eq!(answer, "MOCK_OK: stream me");
+}
+
 fn weather_tool() -> Value {
     json!({
         "name": "get_weather",
