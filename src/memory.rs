@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -135,6 +136,14 @@ impl Drop for Recycled {
     }
 }
 
+/// Requests begun since the start (see [`request_begun`]).
+static REQUESTS_BEGUN: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a request as begun, for [`TrimService`]; called once per request.
+pub fn request_begun() {
+    REQUESTS_BEGUN.fetch_add(1, Ordering::Relaxed);
+}
+
 /// How often the service looks for an idle moment.
 const CHECK_EVERY: Duration = Duration::from_millis(500);
 
@@ -144,17 +153,17 @@ pub struct TrimService;
 #[async_trait]
 impl BackgroundService for TrimService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut busy = false;
+        let mut seen = REQUESTS_BEGUN.load(Ordering::Relaxed);
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(CHECK_EVERY) => {}
                 _ = shutdown.changed() => return,
             }
-            let active = ACTIVE_REQUESTS.get();
-            if active > 0 {
-                busy = true;
-            } else if busy {
-                busy = false;
+            // Counted rather than sampled: a burst that begins and ends between two looks
+            // (a fast one takes less than `CHECK_EVERY`) is seen too.
+            let begun = REQUESTS_BEGUN.load(Ordering::Relaxed);
+            if begun != seen && ACTIVE_REQUESTS.get() == 0 {
+                seen = begun;
                 release();
                 let released = trim();
                 log::debug!("idle: heap trimmed ({released})");

@@ -69,6 +69,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new() -> Self {
+        crate::memory::request_begun();
         Ctx {
             started: Instant::now(),
             _active: GaugeGuard::new(&metrics::ACTIVE_REQUESTS),
