@@ -108,6 +108,14 @@ fn metrics_cover_the_traffic_and_leak_no_secret() {
     let lines: Vec<&str> = log.lines().filter(|l| l.contains(" access] ")).collect();
     assert!(lines.len() >= 4, "{log}");
     let line = lines.iter().find(|l| l.contains("stream=true")).unwrap();
+    // env_logger's line layout, uncoloured in a file: `[<RFC 3339 time> INFO  access] id=…`.
+    assert!(!log.contains('\u{1b}'), "colour codes in a log file: {log}");
+    let (time, rest) = line
+        .strip_prefix('[')
+        .and_then(|l| l.split_once(' '))
+        .unwrap_or_else(|| panic!("not env_logger's layout: {line}"));
+    assert!(time.ends_with('Z') && time.contains('T'), "{line}");
+    assert!(rest.starts_with("INFO  access] id="), "{line}");
     for field in [
         "id=",
         "dialect=anthropic",
