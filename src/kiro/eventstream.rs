@@ -529,6 +529,33 @@ fn parse_headers(
     headers.clear();
     // Kiro's event frames carry three headers.
     headers.reserve(3);
+    if let Some(event_type) = kiro_event_type(block) {
+        headers.extend([
+            Header {
+                name: Cow::Borrowed(":message-type"),
+                value: HeaderValue::String(Cow::Borrowed("event")),
+            },
+            Header {
+                name: Cow::Borrowed(":event-type"),
+                value: HeaderValue::String(utf8(event_type)?),
+            },
+            Header {
+                name: Cow::Borrowed(":content-type"),
+                value: HeaderValue::String(Cow::Borrowed("application/json")),
+            },
+        ]);
+        return Ok(headers);
+    }
+    parse_each_header(frame, block, &mut headers)?;
+    Ok(headers)
+}
+
+/// The general path of [`parse_headers`]: the block header by header.
+fn parse_each_header(
+    frame: &Bytes,
+    block: &[u8],
+    headers: &mut Vec<Header>,
+) -> Result<(), HeaderError> {
     let mut cursor = Cursor { block, pos: 0 };
     while cursor.pos < block.len() {
         let name_len = cursor.u8()? as usize;
@@ -557,7 +584,22 @@ fn parse_headers(
         };
         headers.push(Header { name, value });
     }
-    Ok(headers)
+    Ok(())
+}
+
+/// The header block of Kiro's event frames, around the event type's name: `:message-type`
+/// `event`, `:event-type` (a string whose length's high byte is 0), then after the name
+/// `:content-type` `application/json`.
+const EVENT_BLOCK_HEAD: &[u8] = b"\x0d:message-type\x07\x00\x05event\x0b:event-type\x07\x00";
+const EVENT_BLOCK_TAIL: &[u8] = b"\x0d:content-type\x07\x00\x10application/json";
+
+/// The event type's bytes when `block` is laid out exactly as Kiro's event frames are: such a
+/// block is read by two comparisons rather than header by header.
+fn kiro_event_type(block: &[u8]) -> Option<&[u8]> {
+    let rest = block.strip_prefix(EVENT_BLOCK_HEAD)?;
+    let (&len, rest) = rest.split_first()?;
+    let (event_type, tail) = rest.split_at_checked(usize::from(len))?;
+    (tail == EVENT_BLOCK_TAIL).then_some(event_type)
 }
 
 /// A bounds-checked reader over a header block.
@@ -704,6 +746,52 @@ mod tests {
             &h.value,
             HeaderValue::String(Cow::Owned(s)) if s == "brandNewEvent"
         )));
+    }
+
+    #[test]
+    fn kiro_event_blocks_read_the_same_by_both_paths() {
+        let block_of = |wire: &[u8]| {
+            let headers_len = u32::from_be_bytes([wire[4], wire[5], wire[6], wire[7]]) as usize;
+            Bytes::copy_from_slice(&wire[PRELUDE_LEN..PRELUDE_LEN + headers_len])
+        };
+        let mut extra = Frame {
+            headers: vec![
+                Header::string(":message-type", "event"),
+                Header::string(":event-type", "assistantResponseEvent"),
+                Header::string(":content-type", "application/json"),
+            ],
+            payload: Bytes::new(),
+        };
+        let plain = block_of(&extra.to_bytes());
+        extra.headers.push(Header::string("x", "y"));
+        let long_type = "e".repeat(300);
+        let blocks = [
+            (
+                block_of(&encode_event("assistantResponseEvent", b"{}")),
+                true,
+            ),
+            (block_of(&encode_event("brandNewEvent", b"{}")), true),
+            (block_of(&encode_event("", b"{}")), true),
+            (plain, true),
+            // Not the exact layout: a fourth header, a type too long for one length byte, an
+            // exception, a block cut short.
+            (block_of(&extra.to_bytes()), false),
+            (block_of(&encode_event(&long_type, b"{}")), false),
+            (
+                block_of(&encode_exception("ThrottlingException", b"{}")),
+                false,
+            ),
+            (
+                block_of(&encode_event("toolUseEvent", b"{}")).slice(..60),
+                false,
+            ),
+        ];
+        for (block, fast) in blocks {
+            assert_eq!(kiro_event_type(&block).is_some(), fast, "{block:?}");
+            let mut general = Vec::new();
+            let general = parse_each_header(&block, &block, &mut general).map(|()| general);
+            assert_eq!(parse_headers(&block, 0..block.len(), Vec::new()), general);
+        }
     }
 
     #[test]
