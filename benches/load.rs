@@ -68,8 +68,10 @@ USAGE: cargo bench --bench load -- [OPTIONS]
   --edge-conf LINE   an extra line of the gateway's `kiro_edge:` section (repeatable), e.g.
                      'upstream: {ping_interval_ms: 0}'
   --gw-env K=V       extra environment for the gateway (repeatable), e.g. MALLOC_ARENA_MAX=2
-  --wrap CMD         start the gateway under CMD (e.g. 'strace -f -o trace' or heaptrack);
-                     its CPU and memory figures are then those of CMD
+  --wrap CMD         start the gateway and the relay under CMD (e.g. 'strace -f -o trace' or
+                     heaptrack); their CPU and memory figures are then those of CMD. Wrapped,
+                     they are stopped with SIGTERM (up to 60 s) so that e.g.
+                     'valgrind --tool=callgrind' writes its output
 
 Binaries: target/release/kiro-edge and target/release/kiro-mock (cargo build --release --bins).
 ";
@@ -79,6 +81,9 @@ const MOCK_TOKEN: &str = "bench-token";
 const PROFILE_ARN: &str = "arn:aws:codewhisperer:us-east-1:699475941385:profile/EHGA3GRVQMUK";
 /// One request may take this long before it counts as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a `--wrap`ped gateway or relay is given to exit after SIGTERM (their grace period
+/// is 1 s; valgrind then writes its output).
+const GRACEFUL_STOP: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -248,6 +253,9 @@ fn parse_args() -> Result<Args, String> {
 struct Proc {
     child: Child,
     addr: SocketAddr,
+    /// Asked to stop (SIGTERM) and given time to, before it is killed: a `--wrap` command
+    /// such as `valgrind --tool=callgrind` writes its output only when the gateway exits.
+    graceful: bool,
 }
 
 impl Proc {
@@ -258,6 +266,16 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if self.graceful {
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &format!("-{}", self.child.id())])
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + GRACEFUL_STOP;
+            while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         // The whole group: a `--wrap` command's own child (the gateway) goes too.
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", self.child.id())])
@@ -367,7 +385,11 @@ fn spawn_listening(mut cmd: Command, addr: SocketAddr, what: &str) -> Proc {
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     wait_for_port(addr, &mut child, what);
-    Proc { child, addr }
+    Proc {
+        child,
+        addr,
+        graceful: false,
+    }
 }
 
 /// The gateway's (and the relay's) worker threads.
@@ -422,7 +444,11 @@ fn start_gateway(bin: &Path, mock: &Proc, dir: &Path, args: &Args, cores: Option
         .spawn()
         .expect("spawn kiro-edge");
     wait_for_port(addr, &mut child, "kiro-edge");
-    Proc { child, addr }
+    Proc {
+        child,
+        addr,
+        graceful: !args.wrap.is_empty(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1128,13 +1154,15 @@ fn serve_relay_if_asked() {
 fn start_relay(mock: &Proc, args: &Args, cores: Option<&str>) -> Proc {
     let addr = free_addr();
     let exe = std::env::current_exe().expect("the harness's own path");
-    let mut cmd = command(&exe, cores, &[]);
+    let mut cmd = command(&exe, cores, &args.wrap);
     cmd.args(["--bench", "--serve-relay"]).args([
         mock.addr.to_string(),
         addr.to_string(),
         gateway_threads(args).to_string(),
     ]);
-    spawn_listening(cmd, addr, "relay")
+    let mut relay = spawn_listening(cmd, addr, "relay");
+    relay.graceful = !args.wrap.is_empty();
+    relay
 }
 
 /// The pairs whose overhead is reported: (target, baseline).

@@ -32,6 +32,9 @@ pub fn serve(upstream: SocketAddr, listen: SocketAddr, threads: usize) -> ! {
     let conf = ServerConf {
         threads,
         upstream_keepalive_pool_size: 1024,
+        // As the harness configures the gateway: a wrapped relay exits soon after SIGTERM.
+        grace_period_seconds: Some(1),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
