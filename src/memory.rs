@@ -150,20 +150,40 @@ const CHECK_EVERY: Duration = Duration::from_millis(500);
 /// Trims the heap whenever requests ran since the last look and none runs now.
 pub struct TrimService;
 
+/// When to trim: once idle after any request, told by the count of requests begun rather
+/// than by sampling the requests in flight, so that a burst that begins and ends between two
+/// looks (a fast one takes less than `CHECK_EVERY`) is seen too.
+struct IdleAfterWork {
+    /// Requests begun at the last trim.
+    seen: u64,
+}
+
+impl IdleAfterWork {
+    /// True when requests began since the last `true` and none is in flight.
+    fn look(&mut self, begun: u64, in_flight: i64) -> bool {
+        if begun == self.seen || in_flight > 0 {
+            return false;
+        }
+        self.seen = begun;
+        true
+    }
+}
+
 #[async_trait]
 impl BackgroundService for TrimService {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut seen = REQUESTS_BEGUN.load(Ordering::Relaxed);
+        let mut idle = IdleAfterWork {
+            seen: REQUESTS_BEGUN.load(Ordering::Relaxed),
+        };
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(CHECK_EVERY) => {}
                 _ = shutdown.changed() => return,
             }
-            // Counted rather than sampled: a burst that begins and ends between two looks
-            // (a fast one takes less than `CHECK_EVERY`) is seen too.
-            let begun = REQUESTS_BEGUN.load(Ordering::Relaxed);
-            if begun != seen && ACTIVE_REQUESTS.get() == 0 {
-                seen = begun;
+            if idle.look(
+                REQUESTS_BEGUN.load(Ordering::Relaxed),
+                ACTIVE_REQUESTS.get(),
+            ) {
                 release();
                 let released = trim();
                 log::debug!("idle: heap trimmed ({released})");
@@ -218,6 +238,19 @@ pub fn trim() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_heap_is_trimmed_once_idle_after_any_work() {
+        let mut idle = IdleAfterWork { seen: 0 };
+        assert!(!idle.look(0, 0), "nothing ran yet");
+        // A burst that began and ended between two looks.
+        assert!(idle.look(40, 0));
+        assert!(!idle.look(40, 0), "trimmed once, not at every look");
+        // Requests in flight: wait for them, however long.
+        assert!(!idle.look(41, 1));
+        assert!(!idle.look(45, 3));
+        assert!(idle.look(45, 0));
+    }
 
     #[test]
     fn large_buffers_are_reused_and_small_ones_left_to_the_heap() {
