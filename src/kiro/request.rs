@@ -441,15 +441,18 @@ impl<'a> UserInputMessage<'a> {
 #[derive(Debug)]
 enum Content<'a> {
     Text(Cow<'a, str>),
-    /// Joined with `\n`.
+    /// Joined with [`LINE_BREAK`].
     Lines(Vec<&'a str>),
 }
+
+/// What joins the lines of [`Content::Lines`] (the serde schema and the hand writer alike).
+const LINE_BREAK: &str = "\n";
 
 impl Serialize for Content<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             Content::Text(text) => serializer.serialize_str(text),
-            Content::Lines(lines) => serializer.serialize_str(&lines.join("\n")),
+            Content::Lines(lines) => serializer.serialize_str(&lines.join(LINE_BREAK)),
         }
     }
 }
@@ -649,7 +652,7 @@ impl UserInputMessage<'_> {
         let mut o = JsonObject::new(out);
         match &self.content {
             Content::Text(text) => o.str("content", text),
-            Content::Lines(lines) => push_json_joined(o.key("content"), lines, "\n"),
+            Content::Lines(lines) => push_json_joined(o.key("content"), lines, LINE_BREAK),
         }
         o.str("modelId", self.model_id);
         o.str("origin", self.origin);
